@@ -145,7 +145,8 @@ def _parse_paragraphs(lines, start, codebook, problem) -> list[Paragraph]:
             close()
             label, text = _parse_label_line(raw, number, codebook, problem), []
         elif raw.strip() and label is None:
-            problem(number, f"text before the first label line: start each paragraph with '{LABEL_PREFIX} <stance> | <topics>'")
+            problem(number, "text before the first label line: start each paragraph with "
+                            f"'{LABEL_PREFIX} <stance> | <topics>'")
             label, text = (number, (), ""), [raw]
         else:
             text.append(raw)
@@ -232,7 +233,8 @@ def _check_header_values(path, header, codebook, problem) -> bool:
         errors += [f"unknown article topic '{t}': {closest(str(t), codebook.topic_ids)}"
                    for t in topics if t not in codebook.topic_ids]
     if header["stance"] not in codebook.stance_ids:
-        errors.append(f"unknown article stance '{header['stance']}': {closest(str(header['stance']), codebook.stance_ids)}")
+        stance = str(header["stance"])
+        errors.append(f"unknown article stance '{stance}': {closest(stance, codebook.stance_ids)}")
     for message in errors:
         problem(2, message)
     return not errors
@@ -242,7 +244,8 @@ def _check_consistency(article: Article, codebook: Codebook, problem) -> None:
     carried = {t for p in article.paragraphs for t in p.topics}
     for topic in article.topics:
         if topic not in carried:
-            problem(2, f"article topic '{topic}' is carried by no paragraph: label the paragraphs that discuss it, or drop it from the header")
+            problem(2, f"article topic '{topic}' is carried by no paragraph: "
+                       "label the paragraphs that discuss it, or drop it from the header")
     if article.in_scope and not article.partners:
         problem(2, "in-scope article without partners: name the countries or bodies it is about")
     if not article.in_scope:

@@ -1,0 +1,149 @@
+"""The paragraph-to-article rule: from paragraph probabilities to article labels and evidence.
+
+Written once. The service, the bulk command and the cross-validated evaluation all call
+`article_labels`, so the figures in the report are the figures of the rule users get.
+
+The rule, following the codebook: an article topic needs a meaningful share of the text (its
+score combines the strongest paragraph with the length-weighted share of text about it); the
+article stance is the stance that dominates the topical paragraphs, weighted by their length;
+an out-of-scope article gets no topics and the neutral stance. Every article-level score goes
+through a calibrator fitted on out-of-fold articles, so it is a probability too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from service.scoring import apply_binary_calibrator, apply_multiclass_calibrator
+
+# Guards against an empty or all-whitespace weighting (never divide by zero).
+_MIN_WEIGHT = 1e-9
+# A byline still counts a little towards the stance, so an article of bylines has one.
+_MIN_TOPICALITY = 0.05
+
+
+@dataclass
+class ArticleRule:
+    """Everything the rule needs besides the paragraph probabilities, all tuned out of fold."""
+
+    topics: list[str]
+    stances: list[str]
+    neutral_stance: str
+    paragraph_topic_thresholds: np.ndarray
+    article_topic_calibrators: list[Any]
+    article_topic_thresholds: np.ndarray
+    article_stance_calibrator: Any
+    scope_threshold: float
+    uncertainty_margin: float = 0.1
+
+
+@dataclass
+class ParagraphLabels:
+    topics: list[str]
+    topic_scores: dict[str, float]
+    stance: str
+    stance_scores: dict[str, float]
+
+
+@dataclass
+class Evidence:
+    """Indices of the paragraphs that support each article-level label."""
+
+    topics: dict[str, list[int]]
+    stance: list[int]
+    in_scope: list[int]
+
+
+@dataclass
+class ArticleLabels:
+    in_scope: bool
+    in_scope_score: float
+    topics: list[tuple[str, float]]
+    topic_scores: dict[str, float]
+    stance: str
+    stance_scores: dict[str, float]
+    uncertain: bool
+    paragraphs: list[ParagraphLabels]
+    evidence: Evidence
+
+
+def topic_features(topic_proba: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Per topic: [strongest paragraph, length-weighted share of the text], shape (topics, 2)."""
+    weights = lengths / max(float(lengths.sum()), _MIN_WEIGHT)
+    return np.column_stack([topic_proba.max(axis=0), weights @ topic_proba])
+
+
+def stance_features(topic_proba: np.ndarray, stance_proba: np.ndarray,
+                    lengths: np.ndarray) -> np.ndarray:
+    """Log of the stance mix of the topical text, shape (stances,)."""
+    topicality = np.maximum(topic_proba.max(axis=1), _MIN_TOPICALITY)
+    weights = lengths * topicality
+    mix = weights @ stance_proba / max(float(weights.sum()), _MIN_WEIGHT)
+    return np.log(np.clip(mix, 1e-6, 1.0))
+
+
+def article_labels(rule: ArticleRule, topic_proba: np.ndarray, stance_proba: np.ndarray,
+                   lengths: np.ndarray, scope_score: float) -> ArticleLabels:
+    """Article labels from one article's paragraph probabilities (rows = paragraphs)."""
+    lengths = np.asarray(lengths, dtype=float)
+    features = topic_features(topic_proba, lengths)
+    topic_scores = np.array([apply_binary_calibrator(c, features[j:j + 1])[0]
+                             for j, c in enumerate(rule.article_topic_calibrators)])
+    stance_scores = apply_multiclass_calibrator(
+        rule.article_stance_calibrator,
+        stance_features(topic_proba, stance_proba, lengths).reshape(1, -1), rule.stances)[0]
+    in_scope = bool(scope_score >= rule.scope_threshold)
+    paragraphs = [_paragraph_labels(rule, topic_proba[i], stance_proba[i])
+                  for i in range(len(topic_proba))]
+    if in_scope:
+        chosen = [j for j in np.argsort(-topic_scores) if topic_scores[j] >= rule.article_topic_thresholds[j]]
+        topics = [(rule.topics[j], float(topic_scores[j])) for j in chosen]
+        stance = rule.stances[int(np.argmax(stance_scores))]
+    else:
+        topics, stance = [], rule.neutral_stance
+    return ArticleLabels(
+        in_scope=in_scope,
+        in_scope_score=float(scope_score),
+        topics=topics,
+        topic_scores={t: float(s) for t, s in zip(rule.topics, topic_scores, strict=True)},
+        stance=stance,
+        stance_scores={s: float(p) for s, p in zip(rule.stances, stance_scores, strict=True)},
+        uncertain=_is_uncertain(rule, scope_score, stance_scores),
+        paragraphs=paragraphs,
+        evidence=_evidence(rule, topics, stance, topic_proba, paragraphs),
+    )
+
+
+def _paragraph_labels(rule: ArticleRule, topic_row: np.ndarray, stance_row: np.ndarray) -> ParagraphLabels:
+    order = np.argsort(-topic_row)
+    return ParagraphLabels(
+        topics=[rule.topics[j] for j in order if topic_row[j] >= rule.paragraph_topic_thresholds[j]],
+        topic_scores={t: float(p) for t, p in zip(rule.topics, topic_row, strict=True)},
+        stance=rule.stances[int(np.argmax(stance_row))],
+        stance_scores={s: float(p) for s, p in zip(rule.stances, stance_row, strict=True)},
+    )
+
+
+def _is_uncertain(rule: ArticleRule, scope_score: float, stance_scores: np.ndarray) -> bool:
+    top_two = np.sort(stance_scores)[-2:]
+    close_scope = abs(scope_score - rule.scope_threshold) < rule.uncertainty_margin
+    close_stance = len(top_two) == 2 and (top_two[1] - top_two[0]) < rule.uncertainty_margin
+    return bool(close_scope or close_stance)
+
+
+def _evidence(rule: ArticleRule, topics: list[tuple[str, float]], stance: str,
+              topic_proba: np.ndarray, paragraphs: list[ParagraphLabels]) -> Evidence:
+    """Each article topic points at the paragraphs carrying it (at least its strongest one);
+    the stance at the topical paragraphs sharing it; the scope at the topical paragraphs."""
+    by_topic: dict[str, list[int]] = {}
+    for topic, _ in topics:
+        carrying = [i for i, p in enumerate(paragraphs) if topic in p.topics]
+        by_topic[topic] = carrying or [int(np.argmax(topic_proba[:, rule.topics.index(topic)]))]
+    topical = [i for i, p in enumerate(paragraphs) if p.topics]
+    pool = topical or list(range(len(paragraphs)))
+    return Evidence(topics=by_topic,
+                    stance=[i for i in pool if paragraphs[i].stance == stance],
+                    in_scope=topical)

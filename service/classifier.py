@@ -1,0 +1,141 @@
+"""The fitted model and the one function that labels articles with it.
+
+`ArticleClassifier` is what `training/` pickles and the service loads: a single scikit-learn
+feature Pipeline (all text preprocessing) shared by three calibrated heads, so each request's
+paragraphs go through the vectoriser exactly once. `classify_articles` is called by the HTTP
+routes (single and batch) and the bulk command; evaluation calls the same article rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import normalize
+
+from service.aggregation import ArticleLabels, ArticleRule, article_labels
+from service.codebook import Codebook
+from service.paragraphs import Span, split_paragraphs
+from service.scoring import BinaryHead, MulticlassHead, MultilabelHead
+
+EXPLAIN_TERMS = 8
+
+
+@dataclass
+class ArticleClassifier:
+    codebook: Codebook
+    features: Pipeline
+    topic_head: MultilabelHead
+    stance_head: MulticlassHead
+    scope_head: BinaryHead
+    rule: ArticleRule
+
+
+@dataclass(frozen=True)
+class ArticleInput:
+    text: str
+    title: str = ""
+
+
+@dataclass
+class Classification:
+    labels: ArticleLabels
+    spans: list[Span]
+    explanation: dict[str, list[tuple[str, float]]] | None = None
+
+
+def article_vectors(rows: sp.csr_matrix, owners: Sequence[int], n_articles: int) -> sp.csr_matrix:
+    """Article feature vectors: the L2-normalised sum of the article's paragraph (and title) rows.
+
+    Training builds the scope head's inputs with this same function, so there is one definition.
+    """
+    owners = np.asarray(owners)
+    membership = sp.csr_matrix((np.ones(len(owners)), (owners, np.arange(len(owners)))),
+                               shape=(n_articles, rows.shape[0]))
+    return normalize(membership @ rows)
+
+
+def classify_articles(model: ArticleClassifier, articles: Sequence[ArticleInput],
+                      explain: bool = False) -> list[Classification]:
+    """Label many articles with one vectoriser call over all their paragraphs and titles."""
+    spans = [split_paragraphs(a.text) for a in articles]
+    texts: list[str] = []
+    owners: list[int] = []
+    for index, (article, article_spans) in enumerate(zip(articles, spans, strict=True)):
+        texts += [article.text[s.start:s.end] for s in article_spans]
+        owners += [index] * len(article_spans)
+    paragraph_count = len(texts)
+    for index, article in enumerate(articles):
+        if article.title.strip():
+            texts.append(article.title)
+            owners.append(index)
+    rows = model.features.transform(texts)
+    paragraph_rows = rows[:paragraph_count]
+    topic_proba = model.topic_head.predict_proba(paragraph_rows)
+    stance_proba = model.stance_head.predict_proba(paragraph_rows)
+    vectors = article_vectors(rows, owners, len(articles))
+    scope = model.scope_head.predict_proba(vectors)
+
+    results: list[Classification] = []
+    start = 0
+    for index, article_spans in enumerate(spans):
+        stop = start + len(article_spans)
+        lengths = np.array([s.end - s.start for s in article_spans], dtype=float)
+        labels = article_labels(model.rule, topic_proba[start:stop], stance_proba[start:stop],
+                                lengths, float(scope[index]))
+        explanation = _explain(model, labels, vectors[index]) if explain else None
+        results.append(Classification(labels, article_spans, explanation))
+        start = stop
+    return results
+
+
+def _explain(model: ArticleClassifier, labels: ArticleLabels,
+             vector: sp.csr_matrix) -> dict[str, list[tuple[str, float]]]:
+    """Per assigned label, the article's terms with the largest push towards it (value x weight)."""
+    names = _feature_names(model)
+    out: dict[str, list[tuple[str, float]]] = {}
+    for topic, _ in labels.topics:
+        estimator = model.topic_head.model.estimators_[model.rule.topics.index(topic)]
+        out[topic] = _top_terms(vector, _binary_weights(estimator), names)
+    stance_model = model.stance_head.model
+    classes = [str(c) for c in stance_model.classes_]
+    if labels.in_scope and labels.stance in classes:
+        out[labels.stance] = _top_terms(vector, _class_weights(stance_model, classes.index(labels.stance)), names)
+    out["in_scope" if labels.in_scope else "out_of_scope"] = _top_terms(
+        vector, _binary_weights(model.scope_head.model) * (1 if labels.in_scope else -1), names)
+    return out
+
+
+def _feature_names(model: ArticleClassifier) -> np.ndarray:
+    cached = model.__dict__.get("_feature_names")
+    if cached is None:
+        raw = model.features.named_steps["tfidf"].get_feature_names_out()
+        cached = np.array([name.split("__", 1)[-1] for name in raw], dtype=object)
+        model.__dict__["_feature_names"] = cached
+    return cached
+
+
+def _binary_weights(estimator) -> np.ndarray:
+    if hasattr(estimator, "coef_"):
+        return np.asarray(estimator.coef_, dtype=float).ravel()
+    log_prob = estimator.feature_log_prob_
+    return np.asarray(log_prob[-1] - log_prob[0], dtype=float)
+
+
+def _class_weights(estimator, class_index: int) -> np.ndarray:
+    if hasattr(estimator, "coef_"):
+        coef = np.asarray(estimator.coef_, dtype=float)
+        return coef[class_index] if coef.shape[0] > 1 else coef[0] * (1 if class_index else -1)
+    log_prob = np.asarray(estimator.feature_log_prob_, dtype=float)
+    return log_prob[class_index] - log_prob.mean(axis=0)
+
+
+def _top_terms(vector: sp.csr_matrix, weights: np.ndarray, names: np.ndarray) -> list[tuple[str, float]]:
+    row = vector.tocsr()
+    contributions = row.data * weights[row.indices]
+    order = np.argsort(-contributions)[:EXPLAIN_TERMS]
+    return [(str(names[row.indices[i]]), round(float(contributions[i]), 4))
+            for i in order if contributions[i] > 0]

@@ -1,0 +1,65 @@
+"""The corpus as arrays: paragraphs (rows) and articles, with their labels and CV groups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from service.codebook import Codebook
+from training.validation import Corpus
+
+
+@dataclass
+class TrainingData:
+    codebook: Codebook
+    texts: list[str]
+    lengths: np.ndarray
+    topics: np.ndarray          # (paragraphs, topics) 0/1
+    stance: np.ndarray          # (paragraphs,) stance ids
+    article_of: np.ndarray      # (paragraphs,) article index
+    article_ids: list[str]
+    titles: list[str]
+    groups: np.ndarray          # (articles,) cross-validation group
+    article_topics: np.ndarray  # (articles, topics) 0/1
+    article_stance: np.ndarray  # (articles,) stance ids
+    in_scope: np.ndarray        # (articles,) 0/1
+
+    @property
+    def n_articles(self) -> int:
+        return len(self.article_ids)
+
+    def paragraphs_of(self, articles: np.ndarray) -> np.ndarray:
+        return np.flatnonzero(np.isin(self.article_of, articles))
+
+
+def training_data(corpus: Corpus) -> TrainingData:
+    codebook = corpus.codebook
+    topic_index = {t: j for j, t in enumerate(codebook.topic_ids)}
+    texts, lengths, rows, stances, owners = [], [], [], [], []
+    for index, article in enumerate(corpus.articles):
+        for paragraph in article.paragraphs:
+            texts.append(paragraph.text)
+            lengths.append(len(paragraph.text))
+            row = np.zeros(len(topic_index), dtype=np.int8)
+            row[[topic_index[t] for t in paragraph.topics]] = 1
+            rows.append(row)
+            stances.append(paragraph.stance)
+            owners.append(index)
+    article_topics = np.zeros((len(corpus.articles), len(topic_index)), dtype=np.int8)
+    for index, article in enumerate(corpus.articles):
+        article_topics[index, [topic_index[t] for t in article.topics]] = 1
+    return TrainingData(
+        codebook=codebook,
+        texts=texts,
+        lengths=np.array(lengths, dtype=float),
+        topics=np.array(rows),
+        stance=np.array(stances, dtype=object),
+        article_of=np.array(owners),
+        article_ids=[a.id for a in corpus.articles],
+        titles=[a.title for a in corpus.articles],
+        groups=np.array([a.cv_group for a in corpus.articles], dtype=object),
+        article_topics=article_topics,
+        article_stance=np.array([a.stance for a in corpus.articles], dtype=object),
+        in_scope=np.array([int(a.in_scope) for a in corpus.articles]),
+    )

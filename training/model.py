@@ -1,0 +1,83 @@
+"""The candidate models: feature pipelines and linear heads, as plain scikit-learn objects.
+
+Model selection compares every (features, head) pair listed here; the chosen pair is refitted
+on the whole corpus. Preprocessing lives only in the feature Pipeline built here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.naive_bayes import ComplementNB
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.svm import LinearSVC
+
+from service.text_features import normalise_texts
+
+FEATURE_SETS = ("word", "char", "word+char")
+HEAD_KINDS = ("logreg", "linear_svc", "sgd", "complement_nb")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    features: str
+    head: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.features} / {self.head}"
+
+
+def candidates() -> list[Candidate]:
+    return [Candidate(f, h) for f in FEATURE_SETS for h in HEAD_KINDS]
+
+
+DEFAULT_CANDIDATE = Candidate("word", "logreg")
+
+
+def build_vectoriser(kind: str) -> TfidfVectorizer:
+    """One TF-IDF block; sizes are capped so the shipped artifact stays a few MB."""
+    if kind == "word":
+        return TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_df=0.9, sublinear_tf=True,
+                               max_features=40000, lowercase=False, dtype=np.float32)
+    if kind == "char":
+        return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2,
+                               sublinear_tf=True, max_features=60000, lowercase=False,
+                               dtype=np.float32)
+    raise ValueError(f"unknown vectoriser {kind!r}")
+
+
+def build_features(feature_set: str) -> Pipeline:
+    """Raw paragraph text in, one sparse row out: all preprocessing in one Pipeline."""
+    blocks = [(kind, build_vectoriser(kind)) for kind in feature_set.split("+")]
+    return Pipeline([
+        ("normalise", FunctionTransformer(normalise_texts)),
+        ("tfidf", FeatureUnion(blocks)),
+    ])
+
+
+def build_head(kind: str, seed: int, multiclass: bool = False) -> ClassifierMixin:
+    """An unfitted linear classifier; class weighting makes rare labels count."""
+    if kind == "logreg":
+        return LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000,
+                                  solver="lbfgs" if multiclass else "liblinear")
+    if kind == "linear_svc":
+        return LinearSVC(C=0.3, class_weight="balanced")
+    if kind == "sgd":
+        return SGDClassifier(loss="modified_huber", alpha=2e-4, class_weight="balanced",
+                             max_iter=50, tol=None, random_state=seed)
+    if kind == "complement_nb":
+        return ComplementNB(alpha=0.3)
+    raise ValueError(f"unknown head {kind!r}")
+
+
+def shrink_for_shipping(features: Pipeline) -> None:
+    """Drop `stop_words_` (every pruned term, kept only for introspection): it would triple the file."""
+    for _, vectoriser in features.named_steps["tfidf"].transformer_list:
+        if hasattr(vectoriser, "stop_words_"):
+            del vectoriser.stop_words_
