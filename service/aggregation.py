@@ -13,11 +13,10 @@ through a calibrator fitted on out-of-fold articles, so it is a probability too.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from service.scoring import apply_binary_calibrator, apply_multiclass_calibrator
+from service.scoring import Platt, Softmax
 
 # Guards against an empty or all-whitespace weighting (never divide by zero).
 _MIN_WEIGHT = 1e-9
@@ -33,9 +32,9 @@ class ArticleRule:
     stances: list[str]
     neutral_stance: str
     paragraph_topic_thresholds: np.ndarray
-    article_topic_calibrators: list[Any]
+    article_topic_calibrators: list[Platt]
     article_topic_thresholds: np.ndarray
-    article_stance_calibrator: Any
+    article_stance_calibrator: Softmax
     scope_threshold: float
     uncertainty_margin: float = 0.1
 
@@ -90,11 +89,11 @@ def article_labels(rule: ArticleRule, topic_proba: np.ndarray, stance_proba: np.
     """Article labels from one article's paragraph probabilities (rows = paragraphs)."""
     lengths = np.asarray(lengths, dtype=float)
     features = topic_features(topic_proba, lengths)
-    topic_scores = np.array([apply_binary_calibrator(c, features[j:j + 1])[0]
-                             for j, c in enumerate(rule.article_topic_calibrators)])
-    stance_scores = apply_multiclass_calibrator(
-        rule.article_stance_calibrator,
-        stance_features(topic_proba, stance_proba, lengths).reshape(1, -1), rule.stances)[0]
+    coef = np.array([c.coef for c in rule.article_topic_calibrators])
+    intercept = np.array([c.intercept for c in rule.article_topic_calibrators])
+    topic_scores = 1.0 / (1.0 + np.exp(-((features * coef).sum(axis=1) + intercept)))
+    stance_scores = rule.article_stance_calibrator(
+        stance_features(topic_proba, stance_proba, lengths).reshape(1, -1))[0]
     in_scope = bool(scope_score >= rule.scope_threshold)
     paragraphs = [_paragraph_labels(rule, topic_proba[i], stance_proba[i])
                   for i in range(len(topic_proba))]

@@ -99,33 +99,36 @@ def _explain(model: ArticleClassifier, labels: ArticleLabels,
     out: dict[str, list[tuple[str, float]]] = {}
     for topic, _ in labels.topics:
         estimator = model.topic_head.model.estimators_[model.rule.topics.index(topic)]
-        out[topic] = _top_terms(vector, _binary_weights(estimator), names)
+        out[topic] = _top_terms(vector, binary_weights(estimator), names)
     stance_model = model.stance_head.model
     classes = [str(c) for c in stance_model.classes_]
     if labels.in_scope and labels.stance in classes:
-        out[labels.stance] = _top_terms(vector, _class_weights(stance_model, classes.index(labels.stance)), names)
+        out[labels.stance] = _top_terms(vector, class_weights(stance_model, classes.index(labels.stance)), names)
     out["in_scope" if labels.in_scope else "out_of_scope"] = _top_terms(
-        vector, _binary_weights(model.scope_head.model) * (1 if labels.in_scope else -1), names)
+        vector, binary_weights(model.scope_head.model) * (1 if labels.in_scope else -1), names)
     return out
 
 
 def _feature_names(model: ArticleClassifier) -> np.ndarray:
+    """Readable names of the feature columns; character n-grams are named None because a
+    fragment like " ja" explains nothing to an analyst (word terms are shown instead)."""
     cached = model.__dict__.get("_feature_names")
     if cached is None:
         raw = model.features.named_steps["tfidf"].get_feature_names_out()
-        cached = np.array([name.split("__", 1)[-1] for name in raw], dtype=object)
+        cached = np.array([None if name.startswith("char__") else name.split("__", 1)[-1] for name in raw],
+                          dtype=object)
         model.__dict__["_feature_names"] = cached
     return cached
 
 
-def _binary_weights(estimator) -> np.ndarray:
+def binary_weights(estimator) -> np.ndarray:
     if hasattr(estimator, "coef_"):
         return np.asarray(estimator.coef_, dtype=float).ravel()
     log_prob = estimator.feature_log_prob_
     return np.asarray(log_prob[-1] - log_prob[0], dtype=float)
 
 
-def _class_weights(estimator, class_index: int) -> np.ndarray:
+def class_weights(estimator, class_index: int) -> np.ndarray:
     if hasattr(estimator, "coef_"):
         coef = np.asarray(estimator.coef_, dtype=float)
         return coef[class_index] if coef.shape[0] > 1 else coef[0] * (1 if class_index else -1)
@@ -135,7 +138,9 @@ def _class_weights(estimator, class_index: int) -> np.ndarray:
 
 def _top_terms(vector: sp.csr_matrix, weights: np.ndarray, names: np.ndarray) -> list[tuple[str, float]]:
     row = vector.tocsr()
-    contributions = row.data * weights[row.indices]
+    named = np.array([names[j] is not None for j in row.indices], dtype=bool)
+    indices, values = row.indices[named], row.data[named]
+    contributions = values * weights[indices]
     order = np.argsort(-contributions)[:EXPLAIN_TERMS]
-    return [(str(names[row.indices[i]]), round(float(contributions[i]), 4))
+    return [(str(names[indices[i]]), round(float(contributions[i]), 4))
             for i in order if contributions[i] > 0]

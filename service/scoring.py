@@ -42,43 +42,87 @@ def multiclass_scores(estimator: Any, X: Any) -> np.ndarray:
     return np.log(np.clip(estimator.predict_proba(X), _EPS, 1.0))
 
 
+def ordered_class_scores(estimator: Any, X: Any, classes: list[str]) -> np.ndarray:
+    """Per-class scores in `classes` order (the codebook's), whatever order the estimator learned;
+    a class it never saw gets a very low score. Calibrators are fitted and applied on this order."""
+    raw = multiclass_scores(estimator, X)
+    learned = [str(c) for c in estimator.classes_]
+    out = np.full((raw.shape[0], len(classes)), -10.0)
+    for column, cls in enumerate(learned):
+        out[:, classes.index(cls)] = raw[:, column]
+    return out
+
+
 def _as_columns(scores: np.ndarray) -> np.ndarray:
     scores = np.asarray(scores, dtype=float)
     return scores.reshape(-1, 1) if scores.ndim == 1 else scores
 
 
-def fit_binary_calibrator(scores: np.ndarray, y: np.ndarray) -> LogisticRegression | float:
-    """Platt scaling (on one score, or a few score columns); a label that never (or always)
+@dataclass
+class Platt:
+    """A fitted logistic calibrator kept as plain weights: applying it is one dot product,
+    not a scikit-learn call (those cost ~0.2 ms each, and a request makes dozens)."""
+
+    coef: np.ndarray
+    intercept: float
+
+    def __call__(self, scores: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(_as_columns(scores) @ self.coef + self.intercept)))
+
+
+@dataclass
+class Softmax:
+    """A fitted multinomial calibrator as plain weights, columns in `classes` order."""
+
+    coef: np.ndarray       # (scores, classes)
+    intercept: np.ndarray  # (classes,)
+
+    def __call__(self, scores: np.ndarray) -> np.ndarray:
+        z = _as_columns(scores) @ self.coef + self.intercept
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_binary_calibrator(scores: np.ndarray, y: np.ndarray) -> Platt:
+    """Platt scaling on one score or a few score columns; a label that never (or always)
     occurs gets its constant base rate."""
-    y = np.asarray(y, dtype=int)
+    x, y = _as_columns(scores), np.asarray(y, dtype=int)
     if y.min() == y.max():
-        return float(y.mean())
-    calibrator = LogisticRegression(C=1e2, max_iter=1000)
-    calibrator.fit(_as_columns(scores), y)
-    return calibrator
+        rate = float(np.clip(y.mean(), 1e-4, 1 - 1e-4))
+        return Platt(np.zeros(x.shape[1]), float(np.log(rate / (1 - rate))))
+    model = LogisticRegression(C=1e2, max_iter=1000).fit(x, y)
+    return Platt(model.coef_[0].copy(), float(model.intercept_[0]))
 
 
-def apply_binary_calibrator(calibrator: LogisticRegression | float, scores: np.ndarray) -> np.ndarray:
-    if isinstance(calibrator, float):
-        return np.full(len(scores), calibrator)
-    return calibrator.predict_proba(_as_columns(scores))[:, 1]
+def apply_binary_calibrator(calibrator: Platt, scores: np.ndarray) -> np.ndarray:
+    return calibrator(scores)
 
 
-def fit_multiclass_calibrator(scores: np.ndarray, y: np.ndarray) -> LogisticRegression:
-    """Multinomial logistic calibration of per-class scores (a learned temperature and bias)."""
-    calibrator = LogisticRegression(C=1e2, max_iter=1000)
-    calibrator.fit(np.asarray(scores, dtype=float), y)
-    return calibrator
+def fit_multiclass_calibrator(scores: np.ndarray, y: np.ndarray, classes: list[str]) -> Softmax:
+    """Multinomial logistic calibration of per-class scores; a class absent from `y` gets
+    probability ~0."""
+    coef = np.zeros((_as_columns(scores).shape[1], len(classes)))
+    intercept = np.full(len(classes), -30.0)
+    present = sorted({str(v) for v in y})
+    if len(present) == 1:
+        intercept[classes.index(present[0])] = 0.0
+        return Softmax(coef, intercept)
+    model = LogisticRegression(C=1e2, max_iter=1000).fit(_as_columns(scores), y)
+    learned = [str(c) for c in model.classes_]
+    if len(learned) == 2:  # scikit-learn stores one weight vector for two classes
+        coef[:, classes.index(learned[1])] = model.coef_[0]
+        intercept[classes.index(learned[1])] = model.intercept_[0]
+        intercept[classes.index(learned[0])] = 0.0
+    else:
+        for row, cls in enumerate(learned):
+            coef[:, classes.index(cls)] = model.coef_[row]
+            intercept[classes.index(cls)] = model.intercept_[row]
+    return Softmax(coef, intercept)
 
 
-def apply_multiclass_calibrator(calibrator: LogisticRegression, scores: np.ndarray,
-                                classes: list[str]) -> np.ndarray:
-    """Probabilities in `classes` order (a class the calibrator never saw gets 0)."""
-    proba = calibrator.predict_proba(np.asarray(scores, dtype=float))
-    out = np.zeros((len(scores), len(classes)))
-    for column, cls in enumerate(calibrator.classes_):
-        out[:, classes.index(cls)] = proba[:, column]
-    return out
+def apply_multiclass_calibrator(calibrator: Softmax, scores: np.ndarray) -> np.ndarray:
+    return calibrator(scores)
 
 
 @dataclass
@@ -86,12 +130,13 @@ class MultilabelHead:
     """Topic head: one binary linear model per label, each with its own calibrator."""
 
     model: Any
-    calibrators: list[Any]
+    calibrators: list[Platt]
 
     def predict_proba(self, X: Any) -> np.ndarray:
         scores = multilabel_scores(self.model, X)
-        return np.column_stack([apply_binary_calibrator(c, scores[:, j])
-                                for j, c in enumerate(self.calibrators)])
+        coef = np.array([c.coef[0] for c in self.calibrators])
+        intercept = np.array([c.intercept for c in self.calibrators])
+        return 1.0 / (1.0 + np.exp(-(scores * coef + intercept)))
 
 
 @dataclass
@@ -99,12 +144,11 @@ class MulticlassHead:
     """Stance head: one multiclass linear model and a multinomial calibrator."""
 
     model: Any
-    calibrator: LogisticRegression
+    calibrator: Softmax
     classes: list[str]
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        return apply_multiclass_calibrator(self.calibrator, multiclass_scores(self.model, X),
-                                           self.classes)
+        return self.calibrator(ordered_class_scores(self.model, X, self.classes))
 
 
 @dataclass
@@ -112,7 +156,7 @@ class BinaryHead:
     """Scope head: one binary linear model on article vectors and its calibrator."""
 
     model: Any
-    calibrator: Any
+    calibrator: Platt
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        return apply_binary_calibrator(self.calibrator, binary_scores(self.model, X))
+        return self.calibrator(binary_scores(self.model, X))

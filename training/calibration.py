@@ -39,7 +39,7 @@ def fit_calibrators(data: TrainingData, raw: RawScores, rows: np.ndarray, articl
     return Calibrators(
         topics=[fit_binary_calibrator(raw.topics[rows, j], data.topics[rows, j])
                 for j in range(data.topics.shape[1])],
-        stance=fit_multiclass_calibrator(raw.stance[rows], data.stance[rows]),
+        stance=fit_multiclass_calibrator(raw.stance[rows], data.stance[rows], data.codebook.stance_ids),
         scope=fit_binary_calibrator(raw.scope[articles], data.in_scope[articles]),
     )
 
@@ -48,7 +48,7 @@ def apply_calibrators(data: TrainingData, cal: Calibrators, raw: RawScores, rows
                       out: Probabilities) -> None:
     out.topics[rows] = np.column_stack([apply_binary_calibrator(c, raw.topics[rows, j])
                                         for j, c in enumerate(cal.topics)])
-    out.stance[rows] = apply_multiclass_calibrator(cal.stance, raw.stance[rows], data.codebook.stance_ids)
+    out.stance[rows] = apply_multiclass_calibrator(cal.stance, raw.stance[rows])
     out.scope[articles] = apply_binary_calibrator(cal.scope, raw.scope[articles])
 
 

@@ -13,11 +13,9 @@ import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed
 from sklearn.multiclass import OneVsRestClassifier
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer
 
 from service.classifier import article_vectors
-from service.scoring import binary_scores, multiclass_scores, multilabel_scores
+from service.scoring import binary_scores, multilabel_scores, ordered_class_scores
 from service.text_features import normalise_texts
 from training.dataset import TrainingData
 from training.model import Candidate, build_head, build_vectoriser
@@ -64,14 +62,10 @@ def _fold_scores(data: TrainingData, fold_of: np.ndarray, fold: int,
     for candidate in wanted:
         rows = sp.hstack([blocks[k] for k in candidate.features.split("+")]).tocsr()
         vectors = article_vectors(rows, owners, data.n_articles)
-        stance_classes = sorted(set(data.stance[train_rows]))
         topic, stance, scope = fit_heads(
             candidate, seed, rows[train_rows], data.topics[train_rows], data.stance[train_rows],
             vectors[train_articles], data.in_scope[train_articles])
-        stance_raw = np.full((len(test_rows), len(data.codebook.stance_ids)), -10.0)
-        raw = multiclass_scores(stance, rows[test_rows])
-        for column, cls in enumerate(stance.classes_ if len(stance_classes) > 2 else stance_classes):
-            stance_raw[:, data.codebook.stance_ids.index(cls)] = raw[:, column]
+        stance_raw = ordered_class_scores(stance, rows[test_rows], data.codebook.stance_ids)
         out[candidate] = (test_rows, test_articles, multilabel_scores(topic, rows[test_rows]),
                           stance_raw, binary_scores(scope, vectors[test_articles]))
     return out
@@ -79,24 +73,27 @@ def _fold_scores(data: TrainingData, fold_of: np.ndarray, fold: int,
 
 def out_of_fold_scores(data: TrainingData, fold_of: np.ndarray, wanted: list[Candidate],
                        seed: int, n_jobs: int = 2, train_fraction: float = 1.0) -> dict[Candidate, RawScores]:
+    return learning_curve_scores(data, fold_of, wanted, seed, (train_fraction,), n_jobs)[train_fraction]
+
+
+def learning_curve_scores(data: TrainingData, fold_of: np.ndarray, wanted: list[Candidate], seed: int,
+                          fractions: tuple[float, ...], n_jobs: int = 2) -> dict[float, dict[Candidate, RawScores]]:
+    """Out-of-fold scores for each training fraction; every (fraction, fold) pair is one job,
+    so both cores stay busy to the end."""
     n_folds = int(fold_of.max()) + 1
-    per_fold = Parallel(n_jobs=n_jobs)(
-        delayed(_fold_scores)(data, fold_of, k, wanted, seed, train_fraction) for k in range(n_folds))
-    result = {}
-    for candidate in wanted:
-        scores = RawScores(np.zeros(data.topics.shape), np.zeros((len(data.texts), len(data.codebook.stance_ids))),
-                           np.zeros(data.n_articles))
-        for fold in per_fold:
-            rows, articles, topics, stance, scope = fold[candidate]
-            scores.topics[rows], scores.stance[rows], scores.scope[articles] = topics, stance, scope
-        result[candidate] = scores
+    tasks = [(fraction, k) for fraction in fractions for k in range(n_folds)]
+    outputs = Parallel(n_jobs=n_jobs)(
+        delayed(_fold_scores)(data, fold_of, k, wanted, seed, fraction) for fraction, k in tasks)
+    result: dict[float, dict[Candidate, RawScores]] = {}
+    for fraction in fractions:
+        per_fold = [out for (f, _), out in zip(tasks, outputs, strict=True) if f == fraction]
+        result[fraction] = {c: _assemble(data, [fold[c] for fold in per_fold]) for c in wanted}
     return result
 
 
-def feature_pipeline(candidate: Candidate) -> Pipeline:
-    """The shipped feature Pipeline for a candidate (same blocks, same normalisation)."""
-    from training.model import build_features
-
-    pipeline = build_features(candidate.features)
-    assert isinstance(pipeline.named_steps["normalise"], FunctionTransformer)
-    return pipeline
+def _assemble(data: TrainingData, folds: list[tuple]) -> RawScores:
+    scores = RawScores(np.zeros(data.topics.shape), np.zeros((len(data.texts), len(data.codebook.stance_ids))),
+                       np.zeros(data.n_articles))
+    for rows, articles, topics, stance, scope in folds:
+        scores.topics[rows], scores.stance[rows], scores.scope[articles] = topics, stance, scope
+    return scores

@@ -17,11 +17,11 @@ import scipy
 import sklearn
 from sklearn.multiclass import OneVsRestClassifier
 
-from service.classifier import ArticleClassifier, article_vectors
+from service.classifier import ArticleClassifier, article_vectors, binary_weights, class_weights
 from service.scoring import BinaryHead, MulticlassHead, MultilabelHead
 from training.artifact import atomic_write_json, data_fingerprint, git_commit, save_artifact
 from training.calibration import calibrated_everywhere, cross_fitted
-from training.crossval import all_rows, out_of_fold_scores
+from training.crossval import all_rows, learning_curve_scores, out_of_fold_scores
 from training.dataset import TrainingData, training_data
 from training.evaluation import honest_predictions, metrics, selection_score
 from training.feedback_merge import merge_feedback
@@ -75,7 +75,7 @@ def run_training(data_dir: Path, models_dir: Path, seed: int, fast: bool, feedba
         result["candidates"] = table
         result["chosen"] = chosen.name
     with step(f"learning curve ({len(LEARNING_FRACTIONS)} training fractions)"):
-        result["learning_curve"] = _learning_curve(data, fold_of, chosen, seed)
+        result["learning_curve"] = _learning_curve(data, fold_of, chosen, seed, result["selection_score"])
     version = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     result["model_version"] = version
     with step("writing the artifact, metrics and report"):
@@ -113,7 +113,7 @@ def write_outputs(models_dir: Path, evaluation: dict[str, Any]) -> None:
 
 
 def _candidate_table(data: TrainingData, raw, fold_of) -> list[dict[str, Any]]:
-    latency = {c.features: _latency_ms(data, c.features) for c in raw}
+    latency = {features: _latency_ms(data, features) for features in {c.features for c in raw}}
     rows = []
     for candidate, scores in raw.items():
         preds = honest_predictions(data, cross_fitted(data, scores, fold_of), fold_of)
@@ -165,13 +165,17 @@ def _fit_final(data: TrainingData, chosen: Candidate, raw, seed: int):
     return model, probs
 
 
-def _learning_curve(data: TrainingData, fold_of, chosen: Candidate, seed: int) -> list[dict[str, float]]:
+def _learning_curve(data: TrainingData, fold_of, chosen: Candidate, seed: int,
+                    full_score: float) -> list[dict[str, float]]:
+    """Article macro-F1 when each fold trains on a fraction of its training articles; the full
+    point is the main evaluation's, not recomputed."""
+    partial = [f for f in LEARNING_FRACTIONS if f < 1.0]
+    scores = learning_curve_scores(data, fold_of, [chosen], seed, tuple(partial))
     points = []
-    for fraction in LEARNING_FRACTIONS:
-        raw = out_of_fold_scores(data, fold_of, [chosen], seed, train_fraction=fraction)[chosen]
-        preds = honest_predictions(data, cross_fitted(data, raw, fold_of), fold_of)
+    for fraction in partial:
+        preds = honest_predictions(data, cross_fitted(data, scores[fraction][chosen], fold_of), fold_of)
         points.append({"fraction": fraction, "article_macro_f1": round(selection_score(data, preds), 4)})
-    return points
+    return [*points, {"fraction": 1.0, "article_macro_f1": round(full_score, 4)}]
 
 
 def _calibration_data(data: TrainingData, probs) -> dict[str, Any]:
@@ -190,18 +194,17 @@ def _calibration_data(data: TrainingData, probs) -> dict[str, Any]:
 
 def top_terms(model: ArticleClassifier, n: int = 12) -> dict[str, list[str]]:
     """The most positively weighted terms of each label: a sanity check on what was learned."""
-    from service.classifier import _binary_weights, _class_weights, _feature_names
-
-    names = _feature_names(model)
+    names = np.array([name.split("__", 1)[-1] for name in
+                      model.features.named_steps["tfidf"].get_feature_names_out()], dtype=object)
     out = {}
     for j, topic in enumerate(model.rule.topics):
-        weights = _binary_weights(model.topic_head.model.estimators_[j])
+        weights = binary_weights(model.topic_head.model.estimators_[j])
         out[topic] = [str(names[i]) for i in np.argsort(-weights)[:n]]
     classes = [str(c) for c in model.stance_head.model.classes_]
     for index, stance in enumerate(classes):
-        weights = _class_weights(model.stance_head.model, index)
+        weights = class_weights(model.stance_head.model, index)
         out[stance] = [str(names[i]) for i in np.argsort(-weights)[:n]]
-    weights = _binary_weights(model.scope_head.model)
+    weights = binary_weights(model.scope_head.model)
     out["in_scope"] = [str(names[i]) for i in np.argsort(-weights)[:n]]
     out["out_of_scope"] = [str(names[i]) for i in np.argsort(weights)[:n]]
     return out

@@ -71,7 +71,8 @@ def fit_rule(codebook: Codebook, data, articles: np.ndarray, topic_proba: np.nda
     calibrators = [fit_binary_calibrator(topic_x[inside, j, :], gold_topics[:, j])
                    for j in range(len(codebook.topic_ids))]
     calibrated = np.column_stack([apply_binary_calibrator(c, topic_x[inside, j, :]) for j, c in enumerate(calibrators)])
-    stance_calibrator = fit_multiclass_calibrator(stance_x[inside], data.article_stance[articles][inside])
+    stance_calibrator = fit_multiclass_calibrator(stance_x[inside], data.article_stance[articles][inside],
+                                                  codebook.stance_ids)
     scope_truth = data.in_scope[articles]
     return ArticleRule(
         topics=codebook.topic_ids,

@@ -1,0 +1,94 @@
+"""POST /v1/classify and /v1/classify/batch: parse, check limits, classify off the event loop."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from service.auth import require_key_if_protect_all
+from service.classifier import ArticleInput, classify_articles
+from service.errors import ApiError
+from service.model_lifecycle import LoadedModel
+from service.paragraphs import split_paragraphs
+from service.responses import classification_body
+from service.schemas import ArticleRequest, BatchRequest, BatchResponse, ClassifyResponse, ErrorResponse
+from service.settings import Settings
+
+ERRORS = {
+    401: {"model": ErrorResponse, "description": "API key missing or wrong (when PAKREL_PROTECT_ALL is on)."},
+    413: {"model": ErrorResponse, "description": "Body, text, paragraph count or batch over its limit."},
+    422: {"model": ErrorResponse, "description": "A field is missing, of the wrong type, empty or invalid."},
+    503: {"model": ErrorResponse, "description": "No verified model is loaded yet."},
+}
+
+router = APIRouter(prefix="/v1", tags=["classify"], dependencies=[Depends(require_key_if_protect_all)],
+                   responses=ERRORS)
+
+
+def served_model(request: Request) -> LoadedModel:
+    """The model this request will use from start to finish (a reload cannot change it)."""
+    loaded = request.app.state.holder.current
+    if loaded is None:
+        reason = request.app.state.holder.last_error or "the model is still loading"
+        raise ApiError(503, "model_not_ready", f"no model is loaded: {reason}", headers={"Retry-After": "5"})
+    request.state.model_version = loaded.version
+    return loaded
+
+
+def check_limits(text: str, settings: Settings, field: str) -> None:
+    if len(text) > settings.max_text_chars:
+        raise ApiError(413, "text_too_long",
+                       f"{field} is {len(text):,} characters; the limit is {settings.max_text_chars:,} "
+                       "(PAKREL_MAX_TEXT_CHARS): split the article into parts",
+                       [{"field": field, "message": f"longer than {settings.max_text_chars} characters"}])
+    if text.count("\n") >= settings.max_paragraphs:
+        count = len(split_paragraphs(text))
+        if count > settings.max_paragraphs:
+            raise ApiError(413, "too_many_paragraphs",
+                           f"{field} has {count:,} paragraphs; the limit is {settings.max_paragraphs:,} "
+                           "(PAKREL_MAX_PARAGRAPHS): join short lines or split the article",
+                           [{"field": field, "message": f"more than {settings.max_paragraphs} paragraphs"}])
+
+
+def _count_predictions(request: Request, bodies: list[dict]) -> None:
+    predicted = request.app.state.metrics.predicted
+    for body in bodies:
+        predicted.labels(kind="scope", label=str(body["in_scope"]["label"]).lower()).inc()
+        predicted.labels(kind="stance", label=body["stance"]["label"]).inc()
+        for topic in body["topics"]:
+            predicted.labels(kind="topic", label=topic["label"]).inc()
+
+
+async def _classify(request: Request, items: list[ArticleRequest], explain: bool) -> tuple[LoadedModel, list[dict]]:
+    loaded = served_model(request)
+    inputs = [ArticleInput(item.text, item.title or "") for item in items]
+    results = await run_in_threadpool(classify_articles, loaded.classifier, inputs, explain)
+    threshold = loaded.classifier.rule.scope_threshold
+    bodies = [classification_body(r, loaded.version, item.id, threshold)
+              for r, item in zip(results, items, strict=True)]
+    _count_predictions(request, bodies)
+    return loaded, bodies
+
+
+@router.post("/classify", response_model=ClassifyResponse, summary="Label one article")
+async def classify(body: ArticleRequest, request: Request,
+                   explain: bool = Query(False, description="Add the terms that pushed each assigned label.")):
+    check_limits(body.text, request.app.state.settings, "text")
+    _, bodies = await _classify(request, [body], explain)
+    return JSONResponse(bodies[0])
+
+
+@router.post("/classify/batch", response_model=BatchResponse, summary="Label several articles at once")
+async def classify_batch(body: BatchRequest, request: Request,
+                         explain: bool = Query(False, description="Add the terms that pushed each assigned label.")):
+    settings: Settings = request.app.state.settings
+    if len(body.items) > settings.max_batch_items:
+        raise ApiError(413, "batch_too_large",
+                       f"items has {len(body.items)} articles; the limit is {settings.max_batch_items} "
+                       "(PAKREL_MAX_BATCH_ITEMS): send several batches",
+                       [{"field": "items", "message": f"more than {settings.max_batch_items} items"}])
+    for index, item in enumerate(body.items):
+        check_limits(item.text, settings, f"items[{index}].text")
+    loaded, bodies = await _classify(request, body.items, explain)
+    return JSONResponse({"model_version": loaded.version, "results": bodies})

@@ -1,0 +1,35 @@
+"""Liveness, readiness and Prometheus metrics: what orchestrators and dashboards poll."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from service.schemas import ReadyResponse
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health/live", summary="The process is up")
+async def live() -> dict:
+    return {"status": "alive"}
+
+
+@router.get("/health/ready", response_model=ReadyResponse, summary="A verified model is loaded",
+            responses={503: {"model": ReadyResponse, "description": "No verified model yet; `reason` says why."}})
+async def ready(request: Request):
+    holder = request.app.state.holder
+    loaded = holder.current
+    if loaded is None:
+        return JSONResponse({"status": "not_ready", "model_version": None,
+                             "reason": holder.last_error or "the model is still loading",
+                             "last_reload_error": holder.last_error}, status_code=503)
+    return {"status": "ready", "model_version": loaded.version, "reason": None,
+            "last_reload_error": holder.last_error}
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response,
+            responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format."}})
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

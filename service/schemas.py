@@ -1,0 +1,185 @@
+"""Request and response bodies of the HTTP API; `/docs` is generated from these."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from service.examples import (
+    BATCH_REQUEST_EXAMPLE,
+    CLASSIFY_REQUEST_EXAMPLE,
+    CLASSIFY_RESPONSE_EXAMPLE,
+    FEEDBACK_REQUEST_EXAMPLE,
+)
+
+
+def _valid_unicode(value: str) -> str:
+    """Text must be encodable as UTF-8 on the way back out (no lone surrogates) and NUL-free."""
+    if "\x00" in value:
+        raise ValueError("contains NUL characters (\\u0000); remove them")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"contains invalid Unicode at position {exc.start} (an unpaired surrogate); "
+                         "send valid UTF-8 text") from exc
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must contain some non-whitespace text")
+    return value
+
+
+CleanStr = Annotated[str, AfterValidator(_valid_unicode)]
+ArticleText = Annotated[str, AfterValidator(_valid_unicode), AfterValidator(_not_blank)]
+ShortStr = Annotated[CleanStr, StringConstraints(max_length=500)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ArticleRequest(_Strict):
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [CLASSIFY_REQUEST_EXAMPLE]})
+
+    text: ArticleText = Field(description="The article body; paragraphs separated by blank lines.")
+    title: ShortStr | None = Field(None, description="Headline; used for the scope decision.")
+    id: ShortStr | None = Field(None, description="Your identifier, echoed back unchanged.")
+
+
+class BatchRequest(_Strict):
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [BATCH_REQUEST_EXAMPLE]})
+
+    items: list[ArticleRequest] = Field(min_length=1, description="Articles, answered in the same order.")
+
+
+class ScopeOut(BaseModel):
+    label: bool = Field(description="True when the article is about Pakistan's foreign relations.")
+    score: float = Field(description="Calibrated probability that the article is in scope.")
+    threshold: float
+
+
+class LabelScore(BaseModel):
+    label: str
+    score: float
+
+
+class StanceOut(BaseModel):
+    label: str
+    scores: dict[str, float]
+
+
+class ParagraphOut(BaseModel):
+    index: int
+    start: int = Field(description="Offset of the paragraph's first character in the submitted text.")
+    end: int = Field(description="Offset just past its last character: text[start:end] is the paragraph.")
+    topics: list[LabelScore]
+    stance: StanceOut
+
+
+class EvidenceOut(BaseModel):
+    topics: dict[str, list[int]] = Field(description="For each article topic, the paragraphs carrying it.")
+    stance: list[int] = Field(description="Topical paragraphs sharing the article stance.")
+    in_scope: list[int] = Field(description="Paragraphs carrying at least one topic.")
+
+
+class TermWeight(BaseModel):
+    term: str
+    weight: float
+
+
+class ClassifyResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [CLASSIFY_RESPONSE_EXAMPLE]})
+
+    id: str | None
+    model_version: str
+    in_scope: ScopeOut
+    topics: list[LabelScore] = Field(description="Article topics over their thresholds, highest score first.")
+    topic_scores: dict[str, float] = Field(description="Calibrated score of every topic.")
+    stance: StanceOut
+    uncertain: bool = Field(description="True when the scope or stance decision is close to its threshold.")
+    paragraphs: list[ParagraphOut]
+    evidence: EvidenceOut
+    explanation: dict[str, list[TermWeight]] | None = Field(
+        None, description="With ?explain=true: per assigned label, the article's terms that pushed it most.")
+
+
+class BatchResponse(BaseModel):
+    model_version: str
+    results: list[ClassifyResponse]
+
+
+class ParagraphCorrection(_Strict):
+    index: int = Field(ge=0, description="Paragraph index as returned by /v1/classify.")
+    topics: list[CleanStr] | None = None
+    stance: CleanStr | None = None
+
+
+class FeedbackRequest(_Strict):
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [FEEDBACK_REQUEST_EXAMPLE]})
+
+    level: Literal["article", "paragraph"] = Field("article", description="What `text` is.")
+    text: ArticleText = Field(description="The article text, or the paragraph text for level=paragraph.")
+    title: ShortStr | None = None
+    topics: list[CleanStr] | None = Field(None, description="Corrected topics (omit to leave unchanged).")
+    stance: CleanStr | None = Field(None, description="Corrected stance (omit to leave unchanged).")
+    in_scope: bool | None = Field(None, description="Corrected scope verdict (article level).")
+    paragraphs: list[ParagraphCorrection] | None = Field(
+        None, description="Article level: corrected labels of individual paragraphs.")
+    note: Annotated[CleanStr, StringConstraints(max_length=2000)] | None = None
+    annotator: ShortStr | None = None
+    client_id: ShortStr | None = Field(None, description="Idempotency key: the same id is stored once.")
+    model_version: ShortStr | None = Field(None, description="The model version that made the corrected prediction.")
+
+
+class FeedbackCreated(BaseModel):
+    id: int
+    created: bool = Field(description="False when this client_id was already stored (nothing new written).")
+    stored_at: str
+
+
+class FeedbackRecordOut(BaseModel):
+    id: int
+    client_id: str | None
+    created: str
+    level: str
+    text: str
+    title: str | None
+    topics: list[str] | None
+    stance: str | None
+    in_scope: bool | None
+    paragraphs: list[dict] | None
+    note: str | None
+    annotator: str | None
+    model_version: str | None
+
+
+class FeedbackList(BaseModel):
+    records: list[FeedbackRecordOut]
+
+
+class ErrorField(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: str = Field(description="Machine-readable error code.")
+    message: str = Field(description="What went wrong and how to fix it.")
+    fields: list[ErrorField] | None = None
+
+
+class ReadyResponse(BaseModel):
+    status: Literal["ready", "not_ready"]
+    model_version: str | None = None
+    reason: str | None = None
+    last_reload_error: str | None = None
+
+
+class ReloadResponse(BaseModel):
+    status: Literal["reloaded", "failed"]
+    model_version: str | None
+    previous_version: str | None
+    error: str | None = None
