@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from service import api_admin, api_classify, api_feedback, api_health
+from service import api_admin, api_classify, api_feedback, api_health, page
 from service.errors import install_error_handlers
 from service.http_middleware import RequestGuard
 from service.metrics import create_metrics
@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan)
     app.state.settings, app.state.metrics, app.state.holder = settings, metrics, holder
     install_error_handlers(app)
-    for module in (api_classify, api_admin, api_feedback, api_health):
+    for module in (api_classify, api_admin, api_feedback, api_health, page):
         app.include_router(module.router)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     return app

@@ -41,7 +41,7 @@ FEEDBACK_REQUEST_EXAMPLE: dict[str, Any] = {
     "model_version": "20261124-021119",
 }
 
-_RESPONSE_FILE = Path(__file__).with_name("classify_response_example.json")
+RESPONSE_FILE = Path(__file__).with_name("classify_response_example.json")
 CLASSIFY_RESPONSE_EXAMPLE: dict[str, Any] = (
-    json.loads(_RESPONSE_FILE.read_text(encoding="utf-8")) if _RESPONSE_FILE.exists() else {}
+    json.loads(RESPONSE_FILE.read_text(encoding="utf-8")) if RESPONSE_FILE.exists() else {}
 )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed
+from sklearn.dummy import DummyClassifier
 from sklearn.multiclass import OneVsRestClassifier
 
 from service.classifier import article_vectors
@@ -35,10 +36,18 @@ def all_rows(data: TrainingData) -> tuple[list[str], np.ndarray]:
     return data.texts + data.titles, np.concatenate([data.article_of, np.arange(data.n_articles)])
 
 
+def fit_or_constant(estimator, X, y):
+    """Fit, or predict the only class seen when the training subset has one (tiny folds,
+    small learning-curve fractions); scikit-learn's linear models refuse a single class."""
+    if len(set(np.asarray(y).tolist())) < 2:
+        return DummyClassifier(strategy="most_frequent").fit(X, y)
+    return estimator.fit(X, y)
+
+
 def fit_heads(candidate: Candidate, seed: int, X_par, y_topics, y_stance, X_art, y_scope):
     topic = OneVsRestClassifier(build_head(candidate.head, seed)).fit(X_par, y_topics)
-    stance = build_head(candidate.head, seed, multiclass=True).fit(X_par, y_stance)
-    scope = build_head("logreg", seed).fit(X_art, y_scope)
+    stance = fit_or_constant(build_head(candidate.head, seed, multiclass=True), X_par, y_stance)
+    scope = fit_or_constant(build_head("logreg", seed), X_art, y_scope)
     return topic, stance, scope
 
 

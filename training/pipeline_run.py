@@ -15,18 +15,17 @@ import joblib
 import numpy as np
 import scipy
 import sklearn
-from sklearn.multiclass import OneVsRestClassifier
 
 from service.classifier import ArticleClassifier, article_vectors, binary_weights, class_weights
 from service.scoring import BinaryHead, MulticlassHead, MultilabelHead
 from training.artifact import atomic_write_json, data_fingerprint, git_commit, save_artifact
 from training.calibration import calibrated_everywhere, cross_fitted
-from training.crossval import all_rows, learning_curve_scores, out_of_fold_scores
+from training.crossval import all_rows, fit_heads, learning_curve_scores, out_of_fold_scores
 from training.dataset import TrainingData, training_data
 from training.evaluation import honest_predictions, metrics, selection_score
 from training.feedback_merge import merge_feedback
 from training.folds import article_folds
-from training.model import DEFAULT_CANDIDATE, Candidate, build_features, build_head, candidates, shrink_for_shipping
+from training.model import DEFAULT_CANDIDATE, Candidate, build_features, candidates, shrink_for_shipping
 from training.report import write_report
 from training.stats import corpus_stats
 from training.thresholds import fit_rule
@@ -150,9 +149,7 @@ def _fit_final(data: TrainingData, chosen: Candidate, raw, seed: int):
     paragraphs = rows[: len(data.texts)]
     vectors = article_vectors(rows, owners, data.n_articles)
     calibrators, probs = calibrated_everywhere(data, raw)
-    topic = OneVsRestClassifier(build_head(chosen.head, seed)).fit(paragraphs, data.topics)
-    stance = build_head(chosen.head, seed, multiclass=True).fit(paragraphs, data.stance)
-    scope = build_head("logreg", seed).fit(vectors, data.in_scope)
+    topic, stance, scope = fit_heads(chosen, seed, paragraphs, data.topics, data.stance, vectors, data.in_scope)
     rule = fit_rule(data.codebook, data, np.arange(data.n_articles), probs.topics, probs.stance, probs.scope)
     model = ArticleClassifier(
         codebook=data.codebook,

@@ -1,0 +1,34 @@
+# Two stages: dependencies are installed (from pyproject.toml, pinned by constraints.txt) before
+# any code is copied, so editing code or retraining does not reinstall them. Classic builder only.
+FROM python:3.11-slim AS deps
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /build
+COPY pyproject.toml constraints.txt ./
+# Empty packages stand in for the code so pip can resolve the project's dependencies now.
+RUN mkdir service training && touch README.md service/__init__.py training/__init__.py \
+ && python -m venv /opt/venv \
+ && /opt/venv/bin/pip install -c constraints.txt ".[train]" \
+ && /opt/venv/bin/pip uninstall -y pakrel-classifier
+
+FROM python:3.11-slim
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PAKREL_MODEL_DIR=/app/models \
+    PAKREL_FEEDBACK_DIR=/app/data/feedback \
+    MPLCONFIGDIR=/tmp/matplotlib
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin app
+COPY --from=deps /opt/venv /opt/venv
+WORKDIR /app
+COPY service ./service
+COPY training ./training
+COPY data/codebook.toml data/README.md ./data/
+COPY data/articles ./data/articles
+COPY models ./models
+RUN mkdir -p /app/data/feedback && chown -R app:app /app/data/feedback /app/models
+USER app
+VOLUME ["/app/data/feedback"]
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/ready', timeout=2)"]
+CMD ["uvicorn", "service.app:app", "--host", "0.0.0.0", "--port", "8000", "--no-access-log"]
