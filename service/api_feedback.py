@@ -77,6 +77,9 @@ async def list_feedback(request: Request,
     since_text = None
     if since is not None:
         aware = since if since.tzinfo else since.replace(tzinfo=UTC)
-        since_text = aware.astimezone(UTC).isoformat(timespec="microseconds")
+        try:
+            since_text = aware.astimezone(UTC).isoformat(timespec="microseconds")
+        except OverflowError:  # a time past year 9999 in UTC: nothing can be newer
+            since_text = datetime.max.replace(tzinfo=UTC).isoformat(timespec="microseconds")
     records = await run_in_threadpool(read_feedback, request.app.state.settings.feedback_dir, since_text, limit)
     return {"records": [r.as_dict() for r in records]}

@@ -21,6 +21,7 @@ from service.errors import install_error_handlers
 from service.http_middleware import RequestGuard
 from service.metrics import create_metrics
 from service.model_lifecycle import ModelHolder, ModelLoadError
+from service.openapi_labels import install_label_aware_openapi
 from service.settings import Settings
 
 log = logging.getLogger("pakrel")
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   lifespan=lifespan)
     app.state.settings, app.state.metrics, app.state.holder = settings, metrics, holder
     install_error_handlers(app)
+    install_label_aware_openapi(app)
     for module in (api_classify, api_admin, api_feedback, api_health, page):
         app.include_router(module.router)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, metrics=metrics)

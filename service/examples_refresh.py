@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from service.classifier import ArticleInput, classify_articles
-from service.examples import RESPONSE_FILE, CLASSIFY_REQUEST_EXAMPLE
+from service.examples import CLASSIFY_REQUEST_EXAMPLE, RESPONSE_FILE
 from service.model_lifecycle import load_verified_model
 from service.responses import classification_body
 from service.settings import Settings

@@ -32,8 +32,11 @@ def _not_blank(value: str) -> str:
     return value
 
 
-CleanStr = Annotated[str, AfterValidator(_valid_unicode)]
-ArticleText = Annotated[str, AfterValidator(_valid_unicode), AfterValidator(_not_blank)]
+# The patterns only document in the OpenAPI schema what the validators enforce (with clearer messages),
+# so clients and fuzzers know NUL characters and blank text are refused.
+CleanStr = Annotated[str, AfterValidator(_valid_unicode), Field(json_schema_extra={"pattern": "^[^\\x00]*$"})]
+ArticleText = Annotated[str, AfterValidator(_valid_unicode), AfterValidator(_not_blank),
+                        Field(json_schema_extra={"pattern": "^[^\\x00]*[^\\x00\\s][^\\x00]*$"})]
 ShortStr = Annotated[CleanStr, StringConstraints(max_length=500)]
 
 

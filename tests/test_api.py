@@ -236,3 +236,12 @@ def test_openapi_documents_examples_and_errors(client: TestClient) -> None:
     assert request_schema["examples"][0]["text"].startswith("ISLAMABAD, Sep 10 (APP)")
     assert schema["components"]["schemas"]["ClassifyResponse"]["examples"][0]["paragraphs"]
     assert "409" in schema["paths"]["/v1/admin/reload"]["post"]["responses"]
+
+
+def test_openapi_enumerates_the_loaded_models_labels_for_feedback(client: TestClient, settings: Settings) -> None:
+    codebook = load_verified_model(settings.model_dir).classifier.codebook
+    components = client.get("/openapi.json").json()["components"]["schemas"]
+    stance = components["FeedbackRequest"]["properties"]["stance"]
+    topics = components["ParagraphCorrection"]["properties"]["topics"]
+    assert {"enum": codebook.stance_ids, "type": "string"} in stance["anyOf"]
+    assert topics["anyOf"][0]["items"] == {"enum": codebook.topic_ids, "type": "string"}

@@ -1,0 +1,48 @@
+"""The OpenAPI schema, with the label fields of feedback enumerated from the loaded model.
+
+Labels are data (the codebook inside the model), not Python constants, so the schema is built
+when first asked for and rebuilt when a reload brings a model with another codebook: /docs then
+lists the real topic and stance ids, and clients can validate before sending.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+LABEL_FIELDS = {"FeedbackRequest": ("topics", "stance"), "ParagraphCorrection": ("topics", "stance")}
+
+
+def _enumerate(node: Any, labels: list[str]) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "string":
+            node.pop("pattern", None)
+            node["enum"] = labels
+        for key in ("anyOf", "oneOf", "items"):
+            children = node.get(key)
+            for child in children if isinstance(children, list) else [children]:
+                _enumerate(child, labels)
+
+
+def install_label_aware_openapi(app: FastAPI) -> None:
+    built_for: dict[str, str | None] = {"codebook": "unset"}
+
+    def openapi() -> dict[str, Any]:
+        loaded = app.state.holder.current
+        codebook = loaded.classifier.codebook if loaded else None
+        key = codebook.sha256() if codebook else None
+        if app.openapi_schema is None or built_for["codebook"] != key:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            if codebook is not None:
+                components = schema.get("components", {}).get("schemas", {})
+                for model, fields in LABEL_FIELDS.items():
+                    for field in fields:
+                        labels = codebook.topic_ids if field == "topics" else codebook.stance_ids
+                        _enumerate(components.get(model, {}).get("properties", {}).get(field), labels)
+            app.openapi_schema, built_for["codebook"] = schema, key
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
