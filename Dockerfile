@@ -1,5 +1,7 @@
-# Two stages: dependencies are installed (from pyproject.toml, pinned by constraints.txt) before
-# any code is copied, so editing code or retraining does not reinstall them. Classic builder only.
+# Dependencies are installed (from pyproject.toml, pinned by constraints.txt) before any code is
+# copied, so editing code or retraining never reinstalls them. The runtime stage adds only three
+# filesystem layers (user, venv, app): on copy-on-write-less storage drivers (vfs) every layer is a
+# full copy, so fewer layers build and start markedly faster. Classic builder syntax only.
 FROM python:3.11-slim AS deps
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /build
@@ -8,7 +10,16 @@ COPY pyproject.toml constraints.txt ./
 RUN mkdir service training && touch README.md service/__init__.py training/__init__.py \
  && python -m venv /opt/venv \
  && /opt/venv/bin/pip install -c constraints.txt ".[train]" \
- && /opt/venv/bin/pip uninstall -y pakrel-classifier
+ && /opt/venv/bin/pip uninstall -y pakrel-classifier \
+ && find /opt/venv -name "__pycache__" -path "*/tests/*" -prune -exec rm -rf {} +
+
+# The application files, gathered in an empty stage (its layers cost nothing to build).
+FROM scratch AS code
+COPY service /app/service
+COPY training /app/training
+COPY data/codebook.toml data/README.md /app/data/
+COPY data/articles /app/data/articles
+COPY models /app/models
 
 FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \
@@ -17,15 +28,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PAKREL_MODEL_DIR=/app/models \
     PAKREL_FEEDBACK_DIR=/app/data/feedback \
     MPLCONFIGDIR=/tmp/matplotlib
-RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin app
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin app \
+ && mkdir -p /app/data/feedback && chown -R app:app /app
 COPY --from=deps /opt/venv /opt/venv
+COPY --from=code --chown=app:app /app /app
 WORKDIR /app
-COPY service ./service
-COPY training ./training
-COPY data/codebook.toml data/README.md ./data/
-COPY data/articles ./data/articles
-COPY models ./models
-RUN mkdir -p /app/data/feedback && chown -R app:app /app/data/feedback /app/models
 USER app
 VOLUME ["/app/data/feedback"]
 EXPOSE 8000

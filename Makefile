@@ -65,6 +65,9 @@ rollback: $(STAMP) ## point models/CURRENT back at the previous model (then relo
 examples: $(STAMP) ## regenerate the OpenAPI response example from the current model
 	$(BIN)/python -m service.examples_refresh
 
+screenshot: $(STAMP) system-deps ## docs/page.png: the analyst's page with a classified seed article (shipped model)
+	$(BIN)/python tests/test_page_browser.py
+
 docker-build: ## build the image (classic builder, host network)
 	docker build --network host -t $(IMAGE) .
 

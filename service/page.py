@@ -25,13 +25,13 @@ _PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; connec
 router = APIRouter(tags=["page"], include_in_schema=False)
 
 
-@router.get("/")
+@router.api_route("/", methods=["GET", "HEAD"])
 async def page() -> FileResponse:
     return FileResponse(STATIC_DIR / "index.html", media_type="text/html; charset=utf-8",
                         headers={**_HEADERS, "Content-Security-Policy": _PAGE_POLICY})
 
 
-@router.get("/static/{name}")
+@router.api_route("/static/{name}", methods=["GET", "HEAD"])
 async def asset(name: str) -> FileResponse:
     """Only the page's own files, by exact name: nothing else under the package can be read."""
     media_type = _ASSETS.get(name)

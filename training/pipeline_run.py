@@ -63,7 +63,7 @@ def run_training(data_dir: Path, models_dir: Path, seed: int, fast: bool, feedba
         table = _candidate_table(data, raw, fold_of)
         chosen = _choose(table)
         for row in table:
-            mark = "*" if row["candidate"] == chosen.name else " "
+            mark = "*" if row["candidate"] == chosen.name else (" " if row["explainable"] else "x")
             print(f"  {mark} {row['candidate']:<28} article macro-F1 {row['article_macro_f1']:.3f}"
                   f"   {row['ms_per_article']:.1f} ms/article")
     with step(f"fitting {chosen.name} on the whole corpus"):
@@ -118,13 +118,17 @@ def _candidate_table(data: TrainingData, raw, fold_of) -> list[dict[str, Any]]:
         preds = honest_predictions(data, cross_fitted(data, scores, fold_of), fold_of)
         rows.append({"candidate": candidate.name, "features": candidate.features, "head": candidate.head,
                      "article_macro_f1": round(selection_score(data, preds), 4),
-                     "ms_per_article": round(latency[candidate.features], 2)})
+                     "ms_per_article": round(latency[candidate.features], 2),
+                     "explainable": "word" in candidate.features.split("+")})
     return sorted(rows, key=lambda r: -r["article_macro_f1"])
 
 
 def _choose(table: list[dict[str, Any]]) -> Candidate:
-    best = table[0]["article_macro_f1"]
-    close = [r for r in table if r["article_macro_f1"] >= best - SELECTION_TOLERANCE]
+    """Best article macro-F1 among candidates with word features (explanations must name words an
+    analyst can read; character n-gram fragments cannot), preferring the faster of near-equals."""
+    eligible = [r for r in table if r["explainable"]]
+    best = max(r["article_macro_f1"] for r in eligible)
+    close = [r for r in eligible if r["article_macro_f1"] >= best - SELECTION_TOLERANCE]
     pick = min(close, key=lambda r: (r["ms_per_article"], -r["article_macro_f1"]))
     return Candidate(pick["features"], pick["head"])
 
