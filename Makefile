@@ -13,7 +13,7 @@ MODEL_INPUTS := data/codebook.toml $(wildcard data/articles/*.txt) $(wildcard da
                 service/text_features.py service/codebook.py service/paragraphs.py
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps validate corpus-stats train evaluate serve test lint bench suggest \
+.PHONY: help install system-deps validate corpus-stats train evaluate serve test lint bench bulk suggest \
         rollback examples screenshot docker-build docker-run
 
 help: ## list every target
@@ -58,6 +58,9 @@ bench: $(STAMP) ## speed and memory benchmark: prints a table, writes bench/resu
 
 suggest: $(STAMP) ## rank paragraphs of data/unlabelled/*.txt by model uncertainty (what to label next)
 	$(BIN)/python -m training suggest $(ARGS)
+
+bulk: $(STAMP) ## label an archive: make bulk IN=archive.jsonl OUT=labels.jsonl [JOBS=N] [ARGS=...]
+	$(BIN)/pakrel-bulk classify --in $(IN) --out $(OUT) $(if $(JOBS),--jobs $(JOBS)) $(ARGS)
 
 rollback: $(STAMP) ## point models/CURRENT back at the previous model (then reload the service)
 	$(BIN)/python -m training rollback

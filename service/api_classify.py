@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
+
+from anyio import CapacityLimiter, to_thread
+from anyio.lowlevel import RunVar
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from service.auth import require_key_if_protect_all
 from service.classifier import ArticleInput, classify_articles
 from service.errors import ApiError
+from service.limits import check_limits
 from service.model_lifecycle import LoadedModel
-from service.paragraphs import split_paragraphs
 from service.responses import classification_body
 from service.schemas import ArticleRequest, BatchRequest, BatchResponse, ClassifyResponse, ErrorResponse
 from service.settings import Settings
@@ -21,6 +24,12 @@ ERRORS = {
     422: {"model": ErrorResponse, "description": "A field is missing, of the wrong type, empty or invalid."},
     503: {"model": ErrorResponse, "description": "No verified model is loaded yet."},
 }
+
+# Classification holds the GIL almost throughout (scikit-learn's n-gram counting is pure Python), so a
+# second thread per process adds no throughput, while each batch in flight holds tens of MB: requests
+# beyond this many wait their turn instead of all classifying at once in the 40-thread pool.
+CLASSIFY_THREADS = 1
+_classify_limiter: RunVar[CapacityLimiter] = RunVar("classify_limiter")
 
 router = APIRouter(prefix="/v1", tags=["classify"], dependencies=[Depends(require_key_if_protect_all)],
                    responses=ERRORS)
@@ -36,21 +45,6 @@ def served_model(request: Request) -> LoadedModel:
     return loaded
 
 
-def check_limits(text: str, settings: Settings, field: str) -> None:
-    if len(text) > settings.max_text_chars:
-        raise ApiError(413, "text_too_long",
-                       f"{field} is {len(text):,} characters; the limit is {settings.max_text_chars:,} "
-                       "(PAKREL_MAX_TEXT_CHARS): split the article into parts",
-                       [{"field": field, "message": f"longer than {settings.max_text_chars} characters"}])
-    if text.count("\n") >= settings.max_paragraphs:
-        count = len(split_paragraphs(text))
-        if count > settings.max_paragraphs:
-            raise ApiError(413, "too_many_paragraphs",
-                           f"{field} has {count:,} paragraphs; the limit is {settings.max_paragraphs:,} "
-                           "(PAKREL_MAX_PARAGRAPHS): join short lines or split the article",
-                           [{"field": field, "message": f"more than {settings.max_paragraphs} paragraphs"}])
-
-
 def _count_predictions(request: Request, bodies: list[dict]) -> None:
     predicted = request.app.state.metrics.predicted
     for body in bodies:
@@ -60,10 +54,20 @@ def _count_predictions(request: Request, bodies: list[dict]) -> None:
             predicted.labels(kind="topic", label=topic["label"]).inc()
 
 
+def _limiter() -> CapacityLimiter:
+    """One limiter per event loop (as anyio keeps its own thread limiter), so apps in tests share nothing."""
+    limiter = _classify_limiter.get(None)
+    if limiter is None:
+        limiter = CapacityLimiter(CLASSIFY_THREADS)
+        _classify_limiter.set(limiter)
+    return limiter
+
+
 async def _classify(request: Request, items: list[ArticleRequest], explain: bool) -> tuple[LoadedModel, list[dict]]:
     loaded = served_model(request)
     inputs = [ArticleInput(item.text, item.title or "") for item in items]
-    results = await run_in_threadpool(classify_articles, loaded.classifier, inputs, explain)
+    results = await to_thread.run_sync(partial(classify_articles, loaded.classifier, inputs, explain),
+                                       limiter=_limiter())
     threshold = loaded.classifier.rule.scope_threshold
     bodies = [classification_body(r, loaded.version, item.id, threshold)
               for r, item in zip(results, items, strict=True)]

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from service.api_classify import ERRORS, check_limits, served_model
+from service.api_classify import ERRORS, served_model
 from service.auth import require_admin_key, require_key_if_protect_all
 from service.codebook import Codebook
 from service.errors import ApiError
 from service.feedback_store import add_feedback, read_feedback
+from service.limits import check_limits
 from service.paragraphs import split_paragraphs
 from service.schemas import FeedbackCreated, FeedbackList, FeedbackRequest
 

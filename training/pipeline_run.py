@@ -36,6 +36,10 @@ LEARNING_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 # A candidate within this much article macro-F1 of the best is preferred if it is faster:
 # the difference is inside the fold-to-fold spread, the latency is not.
 SELECTION_TOLERANCE = 0.01
+# The service promises an 800-word article in under 10 ms at p50 over HTTP; the feature transform
+# may take half of that, the heads, the article rule and HTTP share the rest.
+TRANSFORM_BUDGET_MS = 5.0
+REFERENCE_WORDS, REFERENCE_PARAGRAPHS = 800, 8
 
 
 @contextmanager
@@ -124,19 +128,30 @@ def _candidate_table(data: TrainingData, raw, fold_of) -> list[dict[str, Any]]:
 
 
 def _choose(table: list[dict[str, Any]]) -> Candidate:
-    """Best article macro-F1 among candidates with word features (explanations must name words an
-    analyst can read; character n-gram fragments cannot), preferring the faster of near-equals."""
-    eligible = [r for r in table if r["explainable"]]
+    """Best article macro-F1 among candidates that can explain themselves in words (character
+    n-gram fragments mean nothing to an analyst) and fit the latency budget; among those within
+    SELECTION_TOLERANCE of the best, the fastest. With none in budget, the fastest explainable one."""
+    explainable = [r for r in table if r["explainable"]]
+    eligible = [r for r in explainable if r["ms_per_article"] <= TRANSFORM_BUDGET_MS]
+    if not eligible:
+        eligible = [min(explainable, key=lambda r: r["ms_per_article"])]
     best = max(r["article_macro_f1"] for r in eligible)
     close = [r for r in eligible if r["article_macro_f1"] >= best - SELECTION_TOLERANCE]
     pick = min(close, key=lambda r: (r["ms_per_article"], -r["article_macro_f1"]))
     return Candidate(pick["features"], pick["head"])
 
 
+def reference_article(texts: list[str]) -> list[str]:
+    """An 800-word article in 8 paragraphs made of corpus text: what the latency target is about."""
+    words = " ".join(texts).split()[:REFERENCE_WORDS]
+    size = len(words) // REFERENCE_PARAGRAPHS
+    return [" ".join(words[i * size:(i + 1) * size]) for i in range(REFERENCE_PARAGRAPHS)]
+
+
 def _latency_ms(data: TrainingData, feature_set: str) -> float:
-    """Transform time of an 8-paragraph article: the cost every request pays for these features."""
+    """Median transform time of the reference article: the cost every request pays for these features."""
     pipeline = build_features(feature_set).fit(data.texts)
-    sample = data.texts[:8]
+    sample = reference_article(data.texts)
     timings = []
     for _ in range(15):
         started = time.perf_counter()
