@@ -69,7 +69,7 @@ examples: $(STAMP) ## regenerate the OpenAPI response example from the current m
 	$(BIN)/python -m service.examples_refresh
 
 screenshot: $(STAMP) system-deps ## docs/page.png: the analyst's page with a classified seed article (shipped model)
-	$(BIN)/python tests/test_page_browser.py
+	$(BIN)/python -m tests.test_page_browser
 
 docker-build: ## build the image (classic builder, host network)
 	docker build --network host -t $(IMAGE) .

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.live_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE_SCRIPT = ROOT.parent / "shared" / "docker" / "local-engine.sh"
@@ -43,18 +44,12 @@ def _engine_ready() -> bool:
     return True
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.timeout(2400)
 def test_image_serves_the_bundled_model_as_non_root(seed_text: str) -> None:
     _engine_ready()
     tag = f"pakrel-classifier:test-{uuid.uuid4().hex[:8]}"
     name = f"pakrel-test-{uuid.uuid4().hex[:8]}"
-    port = _free_port()
+    port = free_port()
     try:
         build = subprocess.run(["docker", "build", "--network", "host", "-t", tag, "."], cwd=ROOT,
                                capture_output=True, text=True, check=False, timeout=1800)

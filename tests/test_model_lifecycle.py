@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ from fastapi.testclient import TestClient
 from service.model_files import current_version
 from service.model_lifecycle import ModelLoadError, load_verified_model
 from service.settings import Settings
+from tests.live_server import free_port, wait_ready
 from training.artifact import atomic_write_bytes, atomic_write_json
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,28 +137,15 @@ def test_reload_under_concurrent_requests_fails_no_request(client: TestClient, s
     assert seen <= versions and len(seen) >= 2
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_sighup_reloads_a_running_server(model_dir_copy: Path, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PAKREL_MODEL_DIR": str(model_dir_copy), "PAKREL_FEEDBACK_DIR": str(tmp_path / "fb")}
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "service.app:app", "--host", "127.0.0.1",
                                "--port", str(port), "--no-access-log"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        wait_ready(base, server, timeout_s=30)
         new = publish_copy(model_dir_copy, "20990103-000000")
         server.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 20

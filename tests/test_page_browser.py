@@ -5,7 +5,7 @@ protects every endpoint, so each scenario also exercises the page's key handling
 machine without Chromium or Playwright skips these tests; with CI=true it fails, loudly.
 
 Run as a script, this file writes the README's screenshot from the shipped model:
-`.venv/bin/python tests/test_page_browser.py` (docs/page.png, 1280 px wide; --help for options).
+`.venv/bin/python -m tests.test_page_browser` (docs/page.png, 1280 px wide; --help for options).
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +26,8 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+
+from tests.live_server import free_port, wait_ready
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -47,31 +47,10 @@ OUT_OF_SCOPE_TEXT = (
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 SCREENSHOT_ARTICLE = ROOT.parent / "shared" / "seeds" / "002_17d101479c6c7db1.txt"
 
-
 # ---------------------------------------------------------------- a real server and a real browser
 
 class BrowserUnavailable(RuntimeError):
     pass
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_ready(url: str, process: subprocess.Popen, log_path: Path, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"uvicorn exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/health/ready", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} was not ready after {timeout_s:.0f}s:\n{log_path.read_text()[-3000:]}")
 
 
 @contextmanager
@@ -80,7 +59,7 @@ def live_server(model_dir: Path, work_dir: Path, env: dict[str, str]) -> Iterato
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PAKREL_")}
     clean.update(PAKREL_MODEL_DIR=str(model_dir), PAKREL_FEEDBACK_DIR=str(work_dir / "feedback"),
                  PAKREL_LOG_LEVEL="WARNING", **env)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = work_dir / "uvicorn.log"
     with log_path.open("wb") as log:
@@ -88,7 +67,7 @@ def live_server(model_dir: Path, work_dir: Path, env: dict[str, str]) -> Iterato
             [sys.executable, "-m", "uvicorn", "service.app:app", "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT, env=clean, stdout=log, stderr=subprocess.STDOUT)
         try:
-            _wait_ready(url, process, log_path)
+            wait_ready(url, process, log_path)
             yield url
         finally:
             process.terminate()

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +25,27 @@ from service.model_files import CURRENT_FILE, MANIFEST_FILE, MODEL_FILE, current
 PUBLISHED_MODE = 0o644
 
 
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """`write` fills a temp file beside `path`; it is fsynced, made readable and renamed over
+    `path`, and the folder is fsynced: readers see the old file or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
+        write(tmp)
+        with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.chmod(tmp, PUBLISHED_MODE)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    atomic_write(path, lambda tmp: tmp.write_bytes(payload))
 
 
 def atomic_write_json(path: Path, payload: Any) -> None:
@@ -74,20 +82,8 @@ def git_commit(root: Path) -> str | None:
 def save_artifact(models_dir: Path, version: str, model: Any, manifest: dict[str, Any]) -> Path:
     """Write the model and its manifest, switch CURRENT to it, prune all but the last versions."""
     folder = models_dir / version
-    folder.mkdir(parents=True, exist_ok=True)
     model_path = folder / MODEL_FILE
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".model.", suffix=".tmp")
-    os.close(fd)
-    try:
-        joblib.dump(model, tmp, compress=("xz", 6))
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(tmp, PUBLISHED_MODE)
-        os.replace(tmp, model_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(folder)
+    atomic_write(model_path, lambda tmp: joblib.dump(model, tmp, compress=("xz", 6)))
     manifest = {**manifest, "model_file": MODEL_FILE, "model_sha256": file_sha256(model_path),
                 "model_bytes": model_path.stat().st_size,
                 "previous_version": current_version(models_dir)}
