@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import numpy as np
@@ -29,7 +31,7 @@ class LoadResult:
     requests: int
     errors: int
     latencies_ms: tuple[float, ...]
-    first_error: str | None
+    error_kinds: dict[str, int]
 
     @property
     def requests_per_s(self) -> float:
@@ -39,12 +41,16 @@ class LoadResult:
     def percentile_ms(self, q: float) -> float | None:
         return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else None
 
-    def summary(self) -> dict[str, float | int | str | None]:
-        p50, p99 = self.percentile_ms(50), self.percentile_ms(99)
+    def summary(self) -> dict[str, Any]:
+        p50, p99, worst = self.percentile_ms(50), self.percentile_ms(99), self.percentile_ms(100)
         return {"concurrency": self.concurrency, "seconds": round(self.seconds, 2), "requests": self.requests,
                 "errors": self.errors, "requests_per_s": round(self.requests_per_s, 1),
-                "p50_ms": None if p50 is None else round(p50, 2), "p99_ms": None if p99 is None else round(p99, 2),
-                "first_error": self.first_error}
+                "p50_ms": _rounded(p50), "p99_ms": _rounded(p99), "max_ms": _rounded(worst),
+                "error_kinds": self.error_kinds}
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 def run_load(url: str, bodies: Sequence[bytes], concurrency: int, seconds: float) -> LoadResult:
@@ -58,7 +64,7 @@ async def _load(url: str, bodies: Sequence[bytes], concurrency: int, seconds: fl
     async with httpx.AsyncClient(limits=limits, timeout=REQUEST_TIMEOUT_S) as client:
         next_body = itertools.cycle(bodies)
         latencies: list[float] = []
-        errors: list[str] = []
+        errors: Counter[str] = Counter()
         started = time.perf_counter()
         deadline = started + seconds
 
@@ -69,17 +75,17 @@ async def _load(url: str, bodies: Sequence[bytes], concurrency: int, seconds: fl
                 try:
                     response = await client.post(url, content=body, headers=_JSON)
                 except httpx.HTTPError as exc:
-                    errors.append(f"{type(exc).__name__}: {exc}")
+                    errors[f"{type(exc).__name__} {exc}".strip()] += 1
                     continue
                 if response.status_code == 200:
                     latencies.append(1000 * (time.perf_counter() - sent))
                 else:
-                    errors.append(f"HTTP {response.status_code}: {response.text[:200]}")
+                    errors[f"HTTP {response.status_code} {response.text[:200]}"] += 1
 
         # A request that started before the deadline may finish after it; the wait is bounded by the timeout.
         async with asyncio.timeout(seconds + REQUEST_TIMEOUT_S + 5), asyncio.TaskGroup() as clients:
             for _ in range(concurrency):
                 clients.create_task(one_client())
         elapsed = time.perf_counter() - started
-        return LoadResult(concurrency, elapsed, len(latencies) + len(errors), len(errors), tuple(latencies),
-                          errors[0] if errors else None)
+        failed = sum(errors.values())
+        return LoadResult(concurrency, elapsed, len(latencies) + failed, failed, tuple(latencies), dict(errors))

@@ -122,12 +122,14 @@ def _http_section(args: argparse.Namespace, articles: list[ArticleInput]) -> tup
         log_path = args.out.parent / f"uvicorn-{workers}-workers.log"
         with uvicorn_server(args.model_dir, workers, log_path, server_cpus) as server, _pinned(generator_cpus):
             _progress(f"{workers} worker(s) ready after {server.cold_start_s:.2f} s")
+            started_pids = server.worker_pids()
             run_load(server.base_url + loads[0].path, loads[0].bodies, 2 * workers, 1.0)  # warm-up, not counted
-            points += [_point(server, load, concurrency, args.seconds)
-                       for load in loads for concurrency in args.concurrency]
+            # The latency point runs first, next to the single-article points it is compared with.
             if workers == args.workers[0]:
                 points.append(_point(server, latency, 1, args.seconds))
-            servers.append(_server_facts(server))
+            points += [_point(server, load, concurrency, args.seconds)
+                       for load in loads for concurrency in args.concurrency]
+            servers.append(_server_facts(server, started_pids))
     return points, servers
 
 
@@ -138,11 +140,14 @@ def _point(server: RunningServer, load: _Load, concurrency: int, seconds: float)
             "articles_per_s": round(result.requests_per_s * load.articles_per_request, 1)}
 
 
-def _server_facts(server: RunningServer) -> dict[str, Any]:
-    """Memory is read after the load, so it includes what the heaviest point left behind."""
+def _server_facts(server: RunningServer, started_pids: list[int]) -> dict[str, Any]:
+    """Memory is read after the load, so it includes what the heaviest point left behind. A worker pid
+    that was not there at the start is a worker uvicorn restarted (crashed or failed its health check)."""
+    pids = server.worker_pids()
     supervisor = None if server.workers == 1 else memory_mb(server.process.pid)
     return {"workers": server.workers, "cold_start_s": round(server.cold_start_s, 3),
-            "worker_memory_mb": [memory_mb(pid) for pid in server.worker_pids()], "supervisor_memory_mb": supervisor}
+            "worker_restarts": len(set(pids) - set(started_pids)),
+            "worker_memory_mb": [memory_mb(pid) for pid in pids], "supervisor_memory_mb": supervisor}
 
 
 def _core_split() -> tuple[set[int] | None, set[int] | None]:

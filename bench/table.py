@@ -44,8 +44,10 @@ def _http(results: dict[str, Any]) -> str:
     rows = [[str(p["workers"]), p["request"], str(p["concurrency"]), f"{p['requests_per_s']:.1f}",
              f"{p['articles_per_s']:.1f}", _ms(p["p50_ms"]), _ms(p["p99_ms"]), str(p["errors"])]
             for p in results["http"]]
-    return title + "\n" + _grid(
-        ["workers", "request", "concurrency", "requests/s", "articles/s", "p50 ms", "p99 ms", "errors"], rows)
+    errors = [f"  {p['workers']} worker(s), {p['request']}, concurrency {p['concurrency']}: {count} x {kind}"
+              for p in results["http"] for kind, count in p["error_kinds"].items()]
+    table = _grid(["workers", "request", "concurrency", "requests/s", "articles/s", "p50 ms", "p99 ms", "errors"], rows)
+    return "\n".join([title, table, *(["Errors:", *errors] if errors else [])])
 
 
 def _servers(results: dict[str, Any]) -> str:
@@ -54,11 +56,12 @@ def _servers(results: dict[str, Any]) -> str:
     rows = []
     for server in results["servers"]:
         workers, supervisor = server["worker_memory_mb"], server["supervisor_memory_mb"]
-        rows.append([str(server["workers"]), f"{server['cold_start_s']:.2f} s", _each(workers, "{rss:.0f} MB"),
+        rows.append([str(server["workers"]), f"{server['cold_start_s']:.2f} s", str(server["worker_restarts"]),
+                     _each(workers, "{rss:.0f} MB"),
                      _each(workers, "{anon:.0f} + {file:.0f} MB"), _each(workers, "{pss:.0f} MB"),
                      "-" if supervisor is None else f"{supervisor['rss']:.0f} MB"])
-    return title + "\n" + _grid(["workers", "cold start to ready", "RSS per worker", "heap + libraries",
-                                 "PSS per worker", "supervisor RSS"], rows)
+    return title + "\n" + _grid(["workers", "cold start to ready", "worker restarts", "RSS per worker",
+                                 "heap + libraries", "PSS per worker", "supervisor RSS"], rows)
 
 
 def _each(memories: list[dict[str, float]], template: str) -> str:

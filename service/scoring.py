@@ -42,7 +42,7 @@ def multilabel_scores(ovr: Any, X: Any) -> np.ndarray:
     if stacked is None:
         return np.column_stack([binary_scores(est, X) for est in ovr.estimators_])
     weights, intercept = stacked
-    return safe_sparse_dot(X, weights, dense_output=True) + intercept
+    return np.asarray(safe_sparse_dot(X, weights, dense_output=True) + intercept, dtype=float)
 
 
 def _stacked_linear_weights(ovr: Any) -> tuple[np.ndarray, np.ndarray] | None:
@@ -53,8 +53,9 @@ def _stacked_linear_weights(ovr: Any) -> tuple[np.ndarray, np.ndarray] | None:
     cached = _STACKED_WEIGHTS.get(ovr)
     # Refitting replaces the coef_ arrays, so the cache holds only while they are the same objects.
     if cached is None or not _same_objects(cached[0], sources):
-        weights = np.ascontiguousarray(np.vstack([np.asarray(c, dtype=float) for c in sources]).T)
-        intercept = np.array([float(np.ravel(est.intercept_)[0]) for est in estimators])
+        # Kept in the estimators' own dtype, so the arithmetic (and every digit) is theirs.
+        weights = np.ascontiguousarray(np.vstack(sources).T)
+        intercept = np.concatenate([np.ravel(est.intercept_) for est in estimators])
         cached = (sources, weights, intercept)
         _STACKED_WEIGHTS[ovr] = cached
     return cached[1], cached[2]
