@@ -12,6 +12,7 @@ from service.examples import (
     CLASSIFY_RESPONSE_EXAMPLE,
     FEEDBACK_REQUEST_EXAMPLE,
 )
+from service.feedback_store import FeedbackRecord
 
 
 def _valid_unicode(value: str) -> str:
@@ -143,24 +144,8 @@ class FeedbackCreated(BaseModel):
     stored_at: str
 
 
-class FeedbackRecordOut(BaseModel):
-    id: int
-    client_id: str | None
-    created: str
-    level: str
-    text: str
-    title: str | None
-    topics: list[str] | None
-    stance: str | None
-    in_scope: bool | None
-    paragraphs: list[dict] | None
-    note: str | None
-    annotator: str | None
-    model_version: str | None
-
-
 class FeedbackList(BaseModel):
-    records: list[FeedbackRecordOut]
+    records: list[FeedbackRecord]
 
 
 class ErrorField(BaseModel):

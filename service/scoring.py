@@ -128,9 +128,6 @@ def fit_binary_calibrator(scores: np.ndarray, y: np.ndarray) -> Platt:
     return Platt(model.coef_[0].copy(), float(model.intercept_[0]))
 
 
-def apply_binary_calibrator(calibrator: Platt, scores: np.ndarray) -> np.ndarray:
-    return calibrator(scores)
-
 
 def fit_multiclass_calibrator(scores: np.ndarray, y: np.ndarray, classes: list[str]) -> Softmax:
     """Multinomial logistic calibration of per-class scores; a class absent from `y` gets
@@ -153,9 +150,6 @@ def fit_multiclass_calibrator(scores: np.ndarray, y: np.ndarray, classes: list[s
             intercept[classes.index(cls)] = model.intercept_[row]
     return Softmax(coef, intercept)
 
-
-def apply_multiclass_calibrator(calibrator: Softmax, scores: np.ndarray) -> np.ndarray:
-    return calibrator(scores)
 
 
 @dataclass

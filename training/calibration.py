@@ -12,8 +12,6 @@ from typing import Any
 import numpy as np
 
 from service.scoring import (
-    apply_binary_calibrator,
-    apply_multiclass_calibrator,
     fit_binary_calibrator,
     fit_multiclass_calibrator,
 )
@@ -46,10 +44,10 @@ def fit_calibrators(data: TrainingData, raw: RawScores, rows: np.ndarray, articl
 
 def apply_calibrators(data: TrainingData, cal: Calibrators, raw: RawScores, rows, articles,
                       out: Probabilities) -> None:
-    out.topics[rows] = np.column_stack([apply_binary_calibrator(c, raw.topics[rows, j])
+    out.topics[rows] = np.column_stack([c(raw.topics[rows, j])
                                         for j, c in enumerate(cal.topics)])
-    out.stance[rows] = apply_multiclass_calibrator(cal.stance, raw.stance[rows])
-    out.scope[articles] = apply_binary_calibrator(cal.scope, raw.scope[articles])
+    out.stance[rows] = cal.stance(raw.stance[rows])
+    out.scope[articles] = cal.scope(raw.scope[articles])
 
 
 def cross_fitted(data: TrainingData, raw: RawScores, fold_of: np.ndarray) -> Probabilities:

@@ -7,7 +7,6 @@ import numpy as np
 from service.aggregation import ArticleRule, stance_features, topic_features
 from service.codebook import Codebook
 from service.scoring import (
-    apply_binary_calibrator,
     fit_binary_calibrator,
     fit_multiclass_calibrator,
 )
@@ -70,7 +69,7 @@ def fit_rule(codebook: Codebook, data, articles: np.ndarray, topic_proba: np.nda
     gold_topics = data.article_topics[articles][inside]
     calibrators = [fit_binary_calibrator(topic_x[inside, j, :], gold_topics[:, j])
                    for j in range(len(codebook.topic_ids))]
-    calibrated = np.column_stack([apply_binary_calibrator(c, topic_x[inside, j, :]) for j, c in enumerate(calibrators)])
+    calibrated = np.column_stack([c(topic_x[inside, j, :]) for j, c in enumerate(calibrators)])
     stance_calibrator = fit_multiclass_calibrator(stance_x[inside], data.article_stance[articles][inside],
                                                   codebook.stance_ids)
     scope_truth = data.in_scope[articles]
