@@ -25,6 +25,15 @@ class Label:
 
 
 @dataclass(frozen=True)
+class EventType:
+    """A kind of news event the corpus must cover, with the article stances it can carry."""
+
+    id: str
+    stances: tuple[str, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Codebook:
     version: str
     topics: tuple[Label, ...]
@@ -33,6 +42,12 @@ class Codebook:
     article_rules: dict[str, str] = field(default_factory=dict)
     styles: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    events: tuple[EventType, ...] = ()
+    census_minimum: int = 0
+
+    @property
+    def event_ids(self) -> list[str]:
+        return [event.id for event in self.events]
 
     @property
     def topic_ids(self) -> list[str]:
@@ -66,6 +81,9 @@ class Codebook:
             article_rules=dict(raw.get("article_rules", {})),
             styles=tuple(raw.get("styles", corpus.get("styles", ()))),
             sources=tuple(raw.get("sources", corpus.get("sources", ()))),
+            events=tuple(EventType(e["id"], tuple(e["stances"]), e.get("description", ""))
+                         for e in raw.get("events", ())),
+            census_minimum=int(raw.get("census_minimum", raw.get("census", {}).get("minimum", 0))),
         )
 
 

@@ -18,9 +18,12 @@ from service.codebook import Codebook
 HEADER_FENCE = "+++"
 LABEL_PREFIX = "@"
 NO_TOPIC = "-"
+# Page furniture pasted along with web text ("Advertisement", share lines, tickers): kept in the
+# corpus so the model learns to recognise it, never given a stance or a topic.
+FURNITURE = "furniture"
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-REQUIRED_FIELDS = ("id", "title", "style", "source", "partners", "in_scope", "topics", "stance")
+REQUIRED_FIELDS = ("id", "title", "style", "source", "batch", "event", "partners", "in_scope", "topics", "stance")
 OPTIONAL_FIELDS = ("date",)
 
 
@@ -30,6 +33,7 @@ class Paragraph:
     topics: tuple[str, ...]
     stance: str
     line: int
+    furniture: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,8 @@ class Article:
     path: Path
     date: str = ""
     group: str = ""
+    batch: str = ""
+    event: str = ""
 
     @property
     def cv_group(self) -> str:
@@ -135,6 +141,8 @@ def _parse_paragraphs(lines, start, codebook, problem) -> list[Paragraph]:
         body = " ".join(part.strip() for part in text if part.strip())
         if not body:
             problem(line, "empty paragraph: write its text on the lines after the '@' line, or delete the label")
+        elif stance == FURNITURE:
+            paragraphs.append(Paragraph(body, (), codebook.neutral_stance, line, furniture=True))
         else:
             paragraphs.append(Paragraph(body, topics, stance, line))
 
@@ -156,8 +164,11 @@ def _parse_paragraphs(lines, start, codebook, problem) -> list[Paragraph]:
 
 def _parse_label_line(raw, number, codebook, problem) -> tuple[int, tuple[str, ...], str]:
     body = raw[len(LABEL_PREFIX):]
+    if body.strip() == FURNITURE:
+        return number, (), FURNITURE
     if "|" not in body:
-        problem(number, f"malformed label line: write '{LABEL_PREFIX} <stance> | <topic>, <topic>' ('-' for no topic)")
+        problem(number, f"malformed label line: write '{LABEL_PREFIX} <stance> | <topic>, <topic>' ('-' for no topic), "
+                        f"or '{LABEL_PREFIX} {FURNITURE}' for pasted page furniture")
         return number, (), ""
     stance_part, topic_part = (part.strip() for part in body.split("|", 1))
     stance = stance_part
@@ -201,6 +212,7 @@ def _build_article(path, header, paragraphs, codebook, problem) -> Article | Non
         source=header["source"], partners=tuple(header["partners"]),
         in_scope=header["in_scope"], topics=tuple(header["topics"]), stance=header["stance"],
         paragraphs=tuple(paragraphs), path=path, date=header.get("date", ""),
+        batch=header["batch"], event=header["event"],
     )
     _check_consistency(article, codebook, problem)
     return article
@@ -221,6 +233,10 @@ def _check_header_values(path, header, codebook, problem) -> bool:
         errors.append(f"unknown source '{header['source']}': {closest(str(header['source']), codebook.sources)}")
     if "date" in header and not (isinstance(header["date"], str) and DATE_PATTERN.match(header["date"])):
         errors.append(f"date {header['date']!r} must be a quoted string YYYY-MM-DD")
+    if not isinstance(header["batch"], str) or not ID_PATTERN.match(header["batch"]):
+        errors.append(f"batch {header['batch']!r} must name the writing batch in lowercase letters, digits and '-'")
+    if header["event"] not in codebook.event_ids:
+        errors.append(f"unknown event '{header['event']}': {closest(str(header['event']), codebook.event_ids)}")
     if not isinstance(header["in_scope"], bool):
         errors.append("in_scope must be true or false (unquoted)")
     partners = header["partners"]
@@ -253,6 +269,14 @@ def _check_consistency(article: Article, codebook: Codebook, problem) -> None:
             problem(2, "out-of-scope article with topics: set topics = [] (paragraph labels stay)")
         if article.stance != codebook.neutral_stance:
             problem(2, f"out-of-scope article must have stance '{codebook.neutral_stance}'")
+    event = next((e for e in codebook.events if e.id == article.event), None)
+    if event is not None and article.stance not in event.stances:
+        problem(2, f"event '{event.id}' allows article stance {', '.join(event.stances)}, not "
+                   f"'{article.stance}': fix the stance or choose another event")
+    if event is not None and event.id.startswith("oos_") and article.in_scope:
+        problem(2, f"event '{event.id}' is out of scope: set in_scope = false or choose another event")
+    if all(p.furniture for p in article.paragraphs):
+        problem(2, "only furniture paragraphs: an article needs at least one labelled paragraph")
     seen: dict[str, int] = {}
     for paragraph in article.paragraphs:
         key = normalise_text(paragraph.text)

@@ -27,7 +27,24 @@ def corpus_stats(corpus: Corpus) -> dict[str, Any]:
         "styles": dict(Counter(a.style for a in corpus.articles).most_common()),
         "sources": dict(Counter(a.source for a in corpus.articles).most_common()),
         "words": sum(len(p.text.split()) for p in paragraphs),
+        "furniture_paragraphs": sum(1 for p in paragraphs if p.furniture),
+        "batches": dict(sorted(Counter(a.batch for a in corpus.articles).items())),
+        "census": census(corpus),
+        "census_gaps": census_gaps(corpus),
     }
+
+
+def census(corpus: Corpus) -> dict[str, dict[str, int]]:
+    """Articles per event type and article stance, over the stances each event allows."""
+    counts = Counter((a.event, a.stance) for a in corpus.articles)
+    return {e.id: {s: counts[(e.id, s)] for s in e.stances} for e in corpus.codebook.events if e.id != "other"}
+
+
+def census_gaps(corpus: Corpus) -> dict[str, int]:
+    """The allowed cells below the codebook's minimum, as 'event/stance': articles still needed."""
+    minimum = corpus.codebook.census_minimum
+    return {f"{event}/{stance}": minimum - n for event, cells in census(corpus).items()
+            for stance, n in cells.items() if n < minimum}
 
 
 def _ordered(counts: Counter, keys: list[str]) -> dict[str, int]:
@@ -43,7 +60,11 @@ def print_stats(stats: dict[str, Any], as_json: bool) -> None:
     for key, value in scalars:
         print(f"{key:<{width}}  {value:>6}")
     for key, table in stats.items():
-        if isinstance(table, dict):
+        if key == "census":
+            print("\ncensus (articles by event and stance)")
+            for event, cells in table.items():
+                print(f"  {event:<28}" + "  ".join(f"{s} {n:>3}" for s, n in cells.items()))
+        elif isinstance(table, dict):
             print(f"\n{key}")
             inner = max((len(k) for k in table), default=0)
             for label, count in table.items():
