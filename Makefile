@@ -9,8 +9,7 @@ IMAGE  ?= pakrel-classifier:latest
 
 # What a model depends on: the corpus, analysts' corrections and the code that builds it.
 MODEL_INPUTS := data/codebook.toml $(wildcard data/articles/*.txt) $(wildcard data/feedback/*.sqlite3) \
-                $(wildcard training/*.py) service/classifier.py service/aggregation.py service/scoring.py \
-                service/text_features.py service/codebook.py service/paragraphs.py
+                $(wildcard training/*.py) $(wildcard service/model/*.py)
 
 .DEFAULT_GOAL := help
 .PHONY: help install system-deps validate corpus-stats train evaluate serve test lint bench bulk suggest \
@@ -45,13 +44,14 @@ evaluate: $(STAMP) ## rewrite models/metrics.json and models/report.md for the c
 	$(BIN)/python -m training evaluate
 
 serve: $(STAMP) ## serve the current model on http://$(HOST):$(PORT)
-	$(BIN)/uvicorn service.app:app --host $(HOST) --port $(PORT) --no-access-log
+	$(BIN)/uvicorn service.api.app:app --host $(HOST) --port $(PORT) --no-access-log
 
 test: $(STAMP) system-deps ## run the whole test suite (browser and Docker tests included)
 	$(BIN)/python -m pytest
 
-lint: $(STAMP) ## ruff
+lint: $(STAMP) ## ruff, and the package layering contracts of pyproject.toml (import-linter)
 	$(BIN)/ruff check service training tests bench
+	$(BIN)/lint-imports
 
 bench: $(STAMP) ## speed and memory benchmark: prints a table, writes bench/results/latest.json
 	$(BIN)/python -m bench.run $(ARGS)
@@ -66,7 +66,7 @@ rollback: $(STAMP) ## point models/CURRENT back at the previous model (then relo
 	$(BIN)/python -m training rollback
 
 examples: $(STAMP) ## regenerate the OpenAPI response example from the current model
-	$(BIN)/python -m service.examples_refresh
+	$(BIN)/python -m service.api.examples_refresh
 
 screenshot: $(STAMP) system-deps ## docs/page.png: the analyst's page with a classified seed article (shipped model)
 	$(BIN)/python -m tests.test_page_browser
@@ -76,4 +76,4 @@ docker-build: ## build the image (classic builder, host network)
 
 docker-run: ## run the image on http://$(HOST):$(PORT) with the models/ folder mounted
 	docker run --rm --network host -v "$(CURDIR)/models:/app/models:ro" $(IMAGE) \
-	    uvicorn service.app:app --host $(HOST) --port $(PORT) --no-access-log
+	    uvicorn service.api.app:app --host $(HOST) --port $(PORT) --no-access-log

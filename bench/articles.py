@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from service.classifier import ArticleInput
+from service.model.classifier import ArticleInput
 from training.validation import load_corpus
 
 ARTICLE_COUNT = 200

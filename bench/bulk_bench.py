@@ -52,7 +52,7 @@ def generate_archive(path: Path, count: int, words: int, seed: int = 0, data_dir
 def measure(options: list[str], source: Path, out: Path, model_dir: Path) -> dict[str, Any]:
     """Run the command once: wall time, peak resident memory of the main process, and peak PSS of
     all its processes (shared library pages counted once, so workers are not double-counted)."""
-    command = [sys.executable, "-m", "service.bulk", "classify", "--in", str(source), "--out", str(out),
+    command = [sys.executable, "-m", "service.bulk.cli", "classify", "--in", str(source), "--out", str(out),
                "--model-dir", str(model_dir), "--no-progress", *options]
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from service.classifier import ArticleClassifier, ArticleInput, classify_articles
+from service.model.classifier import ArticleClassifier, ArticleInput, classify_articles
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,9 @@ from bench.in_process import time_classification
 from bench.table import render
 from bench.targets import evaluate_targets
 from bench.uvicorn_server import RunningServer, memory_mb, uvicorn_server
-from service.classifier import ArticleInput
-from service.model_lifecycle import LoadedModel, load_verified_model
-from service.paragraphs import split_paragraphs
+from service.model.classifier import ArticleInput
+from service.model.lifecycle import LoadedModel, load_verified_model
+from service.model.paragraphs import split_paragraphs
 from service.settings import ROOT
 
 RESULTS_DIR = ROOT / "bench" / "results"

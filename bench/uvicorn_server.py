@@ -76,13 +76,13 @@ def free_port() -> int:
 @contextmanager
 def uvicorn_server(model_dir: Path, workers: int, log_path: Path, cpus: set[int] | None = None,
                    ) -> Iterator[RunningServer]:
-    """Start `uvicorn service.app:app`, wait for /health/ready, yield, then stop the whole process group.
+    """Start `uvicorn service.api.app:app`, wait for /health/ready, yield, then stop the whole process group.
 
     `cpus` pins the server (affinity is inherited by its workers) so the load generator cannot
     take the cores it is being measured on.
     """
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "service.app:app", "--host", "127.0.0.1", "--port", str(port),
+    command = [sys.executable, "-m", "uvicorn", "service.api.app:app", "--host", "127.0.0.1", "--port", str(port),
                "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
     env = {**os.environ, "PAKREL_MODEL_DIR": str(model_dir.resolve()), "PAKREL_LOG_LEVEL": "WARNING"}
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from service.app import create_app
-from service.classifier import ArticleInput, classify_articles
-from service.model_lifecycle import load_verified_model
-from service.responses import classification_body
+from service.api.app import create_app
+from service.contract.responses import classification_body
+from service.model.classifier import ArticleInput, classify_articles
+from service.model.lifecycle import load_verified_model
 from service.settings import Settings
 
 ARTICLE = ("ISLAMABAD: Pakistan and Japan signed a grant agreement for flood-hit schools in Sindh on Monday.\n\n"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from service.bulk import BulkJob, main, run
+from service.bulk.cli import BulkJob, main, run
 from service.settings import Settings
 from training.validation import load_corpus
 
@@ -49,7 +49,7 @@ def bulk(source: Path, out: Path, model_dir: Path, *options: str) -> int:
 
 
 def bulk_process(source: Path, out: Path, model_dir: Path, *options: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "service.bulk", "classify", "--in", str(source), "--out", str(out),
+    command = [sys.executable, "-m", "service.bulk.cli", "classify", "--in", str(source), "--out", str(out),
                "--model-dir", str(model_dir), "--no-progress", *options]
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -298,8 +298,8 @@ def test_dask_local_cluster_writes_the_same_file_as_the_local_run(archive: Path,
 
 
 def test_a_worker_verifies_the_shipped_model_against_its_manifest(tiny_models_dir: Path) -> None:
-    from service.bulk_dask import package_model, worker_model
-    from service.model_lifecycle import ModelLoadError, load_verified_model
+    from service.bulk.dask_engine import package_model, worker_model
+    from service.model.lifecycle import ModelLoadError, load_verified_model
 
     package = package_model(load_verified_model(tiny_models_dir), tiny_models_dir)
     assert worker_model(package).version == package.version

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from service.model.codebook import load_codebook
 from training.stats import corpus_stats
 from training.validation import CorpusInvalid, load_corpus, validate_corpus
 
@@ -21,6 +22,8 @@ title = "Pakistan and Japan sign a grant for schools"
 style = "wire"
 date = "2025-01-02"
 source = "team"
+batch = "t1"
+event = "other"
 partners = ["Japan"]
 in_scope = true
 topics = ["development_aid"]
@@ -56,15 +59,15 @@ def test_valid_article_loads(tmp_path: Path) -> None:
     assert article.id == "a-1"
     assert [(p.stance, p.topics) for p in article.paragraphs] == [
         ("supportive", ("development_aid", "diplomacy")), ("neutral", ())]
-    assert article.paragraphs[0].line == 13
+    assert article.paragraphs[0].line == 15
 
 
 def test_unknown_labels_name_the_closest_valid_one(tmp_path: Path) -> None:
     text = GOOD.format(id="a-1").replace("@ supportive | development_aid, diplomacy",
                                          "@ suportive | developmentaid, diplomacy")
     assert messages(make_corpus(tmp_path, {"a-1": text})) == [
-        "a-1.txt:13: unknown stance 'suportive': did you mean 'supportive'? valid: supportive, neutral, critical",
-        "a-1.txt:13: unknown topic 'developmentaid': did you mean 'development_aid'? valid: diplomacy, trade, "
+        "a-1.txt:15: unknown stance 'suportive': did you mean 'supportive'? valid: supportive, neutral, critical",
+        "a-1.txt:15: unknown topic 'developmentaid': did you mean 'development_aid'? valid: diplomacy, trade, "
         "investment_finance, development_aid, infrastructure, energy_climate, defense, security, "
         "regional_conflict, people_exchange",
         "a-1.txt:2: article topic 'development_aid' is carried by no paragraph: label the paragraphs that "
@@ -79,17 +82,17 @@ def test_missing_stance_empty_and_duplicate_paragraphs(tmp_path: Path) -> None:
         "\n@ neutral | development_aid\nJapan will fund twenty schools in Sindh under a grant signed on Monday, "
         "officials said.\n")
     assert messages(make_corpus(tmp_path, {"a-1": text})) == [
-        "a-1.txt:19: missing stance: put one of supportive, neutral, critical before the '|'",
-        "a-1.txt:22: empty paragraph: write its text on the lines after the '@' line, or delete the label",
-        "a-1.txt:25: duplicate paragraph: same text as line 13; delete one",
+        "a-1.txt:21: missing stance: put one of supportive, neutral, critical before the '|'",
+        "a-1.txt:24: empty paragraph: write its text on the lines after the '@' line, or delete the label",
+        "a-1.txt:27: duplicate paragraph: same text as line 15; delete one",
     ]
 
 
 def test_duplicate_paragraph_across_files_is_reported_but_short_bylines_may_repeat(tmp_path: Path) -> None:
     problems = messages(make_corpus(tmp_path, {"a-1": GOOD.format(id="a-1"), "a-2": GOOD.format(id="a-2")}))
     assert len(problems) == 1
-    assert problems[0].startswith("a-2.txt:13: duplicate paragraph: same text as ")
-    assert problems[0].endswith("a-1.txt:13; delete one")
+    assert problems[0].startswith("a-2.txt:15: duplicate paragraph: same text as ")
+    assert problems[0].endswith("a-1.txt:15; delete one")
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -98,9 +101,10 @@ def test_duplicate_paragraph_across_files_is_reported_but_short_bylines_may_repe
     ("+++\nid = = 3\n+++\n@ neutral | -\nx\n",
      "a-1.txt:2: malformed header: Invalid value (at line 1, column 6) (header lines are counted from line 2)"),
     ("+++\n" + GOOD.split("+++\n")[1] + "+++\nA paragraph without a label line.\n",
-     "a-1.txt:12: text before the first label line: start each paragraph with '@ <stance> | <topics>'"),
+     "a-1.txt:14: text before the first label line: start each paragraph with '@ <stance> | <topics>'"),
     (GOOD.format(id="a-1").replace("@ neutral | -", "@ neutral"),
-     "a-1.txt:16: malformed label line: write '@ <stance> | <topic>, <topic>' ('-' for no topic)"),
+     "a-1.txt:18: malformed label line: write '@ <stance> | <topic>, <topic>' ('-' for no topic), "
+     "or '@ furniture' for pasted page furniture"),
 ])
 def test_malformed_files(tmp_path: Path, text: str, expected: str) -> None:
     assert expected in messages(make_corpus(tmp_path, {"a-1": text.replace("{id}", "a-1")}))
@@ -111,7 +115,7 @@ def test_header_problems_are_all_listed(tmp_path: Path) -> None:
             .replace("in_scope = true", "in_scop = true"))
     assert messages(make_corpus(tmp_path, {"a-1": text})) == [
         "a-1.txt:2: unknown header field 'in_scop': did you mean 'in_scope'? valid: id, title, style, source, "
-        "partners, in_scope, topics, stance, date",
+        "batch, event, partners, in_scope, topics, stance, date",
         "a-1.txt:2: missing header field 'in_scope': add `in_scope = ...` (see data/README.md)",
     ]
     text = GOOD.format(id="wrong-name").replace('style = "wire"', 'style = "wyre"')
@@ -119,6 +123,38 @@ def test_header_problems_are_all_listed(tmp_path: Path) -> None:
         "a-1.txt:2: id 'wrong-name' must equal the file name; rename the file to wrong-name.txt or change the id",
         "a-1.txt:2: unknown style 'wyre': did you mean 'wire'? valid: wire, news, press_release, op_ed, "
         "editorial, analysis, interview, explainer, feature, blog, transcript, brief",
+    ]
+
+
+def test_furniture_paragraphs_load_without_labels_and_cannot_make_an_article_alone(tmp_path: Path) -> None:
+    text = GOOD.format(id="a-1").replace("@ neutral | -\nBy our staff reporter",
+                                         "@ furniture\nAdvertisement\n\n@ neutral | -\nBy our staff reporter")
+    (article,) = load_corpus(make_corpus(tmp_path, {"a-1": text})).articles
+    assert [(p.text, p.stance, p.topics, p.furniture) for p in article.paragraphs] == [
+        ("Japan will fund twenty schools in Sindh under a grant signed on Monday, officials said.", "supportive",
+         ("development_aid", "diplomacy"), False),
+        ("Advertisement", "neutral", (), True),
+        ("By our staff reporter", "neutral", (), False),
+    ]
+    only_furniture = GOOD.format(id="a-2").split("@ supportive")[0] + "@ furniture\nShare this story\n"
+    only_furniture = only_furniture.replace('topics = ["development_aid"]', "topics = []")
+    assert messages(make_corpus(tmp_path / "b", {"a-2": only_furniture})) == [
+        "a-2.txt:2: only furniture paragraphs: an article needs at least one labelled paragraph",
+    ]
+
+
+def test_batch_and_event_are_checked_against_the_codebook(tmp_path: Path) -> None:
+    text = (GOOD.format(id="a-1").replace('batch = "t1"', 'batch = "Batch 1"')
+            .replace('event = "other"', 'event = "sanctions_export_control"'))
+    assert messages(make_corpus(tmp_path, {"a-1": text})) == [
+        "a-1.txt:2: batch 'Batch 1' must name the writing batch in lowercase letters, digits and '-'",
+        "a-1.txt:2: unknown event 'sanctions_export_control': did you mean 'sanctions_export_controls'? valid: "
+        + ", ".join(load_codebook(ROOT / "data" / "codebook.toml").event_ids),
+    ]
+    text = GOOD.format(id="a-1").replace('event = "other"', 'event = "sanctions_export_controls"')
+    assert messages(make_corpus(tmp_path / "b", {"a-1": text})) == [
+        "a-1.txt:2: event 'sanctions_export_controls' allows article stance critical, not 'supportive': "
+        "fix the stance or choose another event",
     ]
 
 
@@ -148,7 +184,7 @@ def test_validate_command_exits_non_zero_with_the_report(tmp_path: Path) -> None
                          capture_output=True, text=True, cwd=tmp_path, check=False)
     assert run.returncode == 1
     assert run.stderr.splitlines() == [
-        "data/articles/a-1.txt:16: unknown stance 'neutrl': did you mean 'neutral'? valid: supportive, "
+        "data/articles/a-1.txt:18: unknown stance 'neutrl': did you mean 'neutral'? valid: supportive, "
         "neutral, critical",
         "1 problem(s) found; fix them and run `make validate` again.",
     ]

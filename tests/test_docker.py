@@ -56,7 +56,7 @@ def test_image_serves_the_bundled_model_as_non_root(seed_text: str) -> None:
         assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
         run = subprocess.run(
             ["docker", "run", "-d", "--name", name, "--network", "host", tag,
-             "uvicorn", "service.app:app", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+             "uvicorn", "service.api.app:app", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
             capture_output=True, text=True, check=False, timeout=600)
         assert run.returncode == 0, run.stderr
         base = f"http://127.0.0.1:{port}"

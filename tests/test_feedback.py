@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 from fastapi.testclient import TestClient
 
-from service.classifier import ArticleInput, classify_articles
-from service.feedback_store import DB_FILE, add_feedback, read_feedback
-from service.model_lifecycle import load_verified_model
+from service.feedback.store import DB_FILE, add_feedback, read_feedback
+from service.model.classifier import ArticleInput, classify_articles
+from service.model.lifecycle import load_verified_model
 from service.settings import Settings
 from tests.conftest import copy_tiny_corpus, train_tiny
 from training.feedback_merge import merge_feedback
@@ -92,7 +92,7 @@ def test_concurrent_writers_in_several_processes_store_each_client_id_once(tmp_p
 KILL_WRITER = """
 import sys
 from pathlib import Path
-from service.feedback_store import add_feedback
+from service.feedback.store import add_feedback
 folder = Path(sys.argv[1])
 i = 0
 while True:

@@ -17,8 +17,8 @@ import pytest
 import sklearn
 from fastapi.testclient import TestClient
 
-from service.model_files import current_version
-from service.model_lifecycle import ModelLoadError, load_verified_model
+from service.model.files import current_version
+from service.model.lifecycle import ModelLoadError, load_verified_model
 from service.settings import Settings
 from tests.live_server import free_port, wait_ready
 from training.artifact import atomic_write_bytes, atomic_write_json
@@ -140,7 +140,7 @@ def test_reload_under_concurrent_requests_fails_no_request(client: TestClient, s
 def test_sighup_reloads_a_running_server(model_dir_copy: Path, tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "PAKREL_MODEL_DIR": str(model_dir_copy), "PAKREL_FEEDBACK_DIR": str(tmp_path / "fb")}
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "service.app:app", "--host", "127.0.0.1",
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "service.api.app:app", "--host", "127.0.0.1",
                                "--port", str(port), "--no-access-log"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"

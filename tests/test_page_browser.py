@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 ROOT = Path(__file__).resolve().parent.parent
+STATIC = ROOT / "service" / "api" / "static"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -64,7 +65,7 @@ def live_server(model_dir: Path, work_dir: Path, env: dict[str, str]) -> Iterato
     log_path = work_dir / "uvicorn.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "service.app:app", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "uvicorn", "service.api.app:app", "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT, env=clean, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_ready(url, process, log_path)
@@ -170,7 +171,10 @@ def test_page_and_its_files_come_from_the_package_with_no_outside_reference(clie
     assert "default-src 'none'" in policy and "connect-src 'self'" in policy and "script-src 'self'" in policy
     assert 'src="/static/app.js"' in page.text and 'href="/static/style.css"' in page.text
     bodies = [page.text]
-    for name, kind in (("app.js", "text/javascript"), ("style.css", "text/css")):
+    modules = ("app.js", "api.js", "dom.js", "article.js", "corrections.js", "batch.js")
+    imported = set(re.findall(r'from "\./([a-z]+\.js)"', "".join((STATIC / m).read_text() for m in modules)))
+    assert imported == set(modules) - {"app.js"}, "every module the page imports is served, and no other"
+    for name, kind in [*((m, "text/javascript") for m in modules), ("style.css", "text/css")]:
         asset = client.get(f"/static/{name}")
         assert asset.status_code == 200 and asset.headers["content-type"].startswith(kind)
         assert asset.headers["cache-control"] == "no-cache" and asset.headers["etag"]
@@ -180,7 +184,8 @@ def test_page_and_its_files_come_from_the_package_with_no_outside_reference(clie
     missing = client.get("/static/index.html")
     assert missing.status_code == 404
     assert missing.json() == {"error": "not_found",
-                              "message": "no static file 'index.html'; the page's files are app.js, style.css"}
+                              "message": "no static file 'index.html'; the page's files are app.js, api.js, dom.js, "
+                                         "article.js, corrections.js, batch.js, style.css"}
     assert client.get("/static/..%2Fapp.py").status_code == 404
     assert "/" not in client.get("/openapi.json").json()["paths"]
 

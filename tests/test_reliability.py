@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
-from service.app import create_app
+from service.api.app import create_app
 from service.settings import Settings
 from tests.test_model_lifecycle import publish_copy
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import sklearn
 
-from service.classifier import ArticleInput, classify_articles
-from service.model_files import current_version, file_sha256
-from service.model_lifecycle import load_verified_model
+from service.model.classifier import ArticleInput, classify_articles
+from service.model.files import current_version, file_sha256
+from service.model.lifecycle import load_verified_model
 from tests.conftest import DATA, train_tiny
 from training.artifact import data_fingerprint, rollback
 from training.calibration import calibrated_everywhere

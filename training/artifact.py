@@ -19,7 +19,7 @@ from typing import Any
 
 import joblib
 
-from service.model_files import CURRENT_FILE, MANIFEST_FILE, MODEL_FILE, current_version, file_sha256
+from service.model.files import CURRENT_FILE, MANIFEST_FILE, MODEL_FILE, current_version, file_sha256
 
 # mkstemp creates 0600 files; the service (a non-root user in Docker) must be able to read them.
 PUBLISHED_MODE = 0o644

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from service.scoring import (
+from service.model.scoring import (
     fit_binary_calibrator,
     fit_multiclass_calibrator,
 )

@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from service.codebook import Codebook
+from service.model.codebook import Codebook
 
 HEADER_FENCE = "+++"
 LABEL_PREFIX = "@"

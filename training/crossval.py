@@ -15,9 +15,9 @@ from joblib import Parallel, delayed
 from sklearn.dummy import DummyClassifier
 from sklearn.multiclass import OneVsRestClassifier
 
-from service.classifier import article_vectors
-from service.scoring import binary_scores, multilabel_scores, ordered_class_scores
-from service.text_features import normalise_texts
+from service.model.classifier import article_vectors
+from service.model.scoring import binary_scores, multilabel_scores, ordered_class_scores
+from service.model.text_features import normalise_texts
 from training.dataset import TrainingData
 from training.model import Candidate, build_head, build_vectoriser
 

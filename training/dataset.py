@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.codebook import Codebook
+from service.model.codebook import Codebook
 from training.validation import Corpus
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
-from service.aggregation import ArticleLabels, article_labels
+from service.model.aggregation import ArticleLabels, article_labels
 from training.calibration import Probabilities
 from training.dataset import TrainingData
 from training.thresholds import fit_rule

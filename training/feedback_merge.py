@@ -17,9 +17,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from service.codebook import Codebook
-from service.feedback_store import FeedbackRecord, read_feedback
-from service.paragraphs import split_paragraphs
+from service.feedback.store import FeedbackRecord, read_feedback
+from service.model.codebook import Codebook
+from service.model.paragraphs import split_paragraphs
 from training.corpus import Article, Paragraph, normalise_text
 from training.validation import Corpus
 

@@ -17,7 +17,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
 
-from service.text_features import normalise_texts
+from service.model.text_features import normalise_texts
 
 FEATURE_SETS = ("word", "char", "word+char")
 HEAD_KINDS = ("logreg", "linear_svc", "sgd", "complement_nb")

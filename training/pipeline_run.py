@@ -16,8 +16,8 @@ import numpy as np
 import scipy
 import sklearn
 
-from service.classifier import ArticleClassifier, article_vectors, binary_weights, class_weights
-from service.scoring import BinaryHead, MulticlassHead, MultilabelHead
+from service.model.classifier import ArticleClassifier, article_vectors, binary_weights, class_weights
+from service.model.scoring import BinaryHead, MulticlassHead, MultilabelHead
 from training.artifact import atomic_write_json, data_fingerprint, git_commit, save_artifact
 from training.calibration import calibrated_everywhere, cross_fitted
 from training.crossval import all_rows, fit_heads, learning_curve_scores, out_of_fold_scores
@@ -99,7 +99,7 @@ def run_training(data_dir: Path, models_dir: Path, seed: int, fast: bool, feedba
 
 def run_evaluation(data_dir: Path, models_dir: Path) -> int:
     """Rewrite metrics.json and the report of the current model from its saved evaluation."""
-    from service.model_files import current_version
+    from service.model.files import current_version
 
     version = current_version(models_dir)
     if version is None or not (models_dir / version / "evaluation.joblib").exists():

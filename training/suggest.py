@@ -11,8 +11,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.classifier import ArticleInput, classify_articles
-from service.model_lifecycle import ModelLoadError, load_verified_model
+from service.model.classifier import ArticleInput, classify_articles
+from service.model.lifecycle import ModelLoadError, load_verified_model
 
 EXCERPT_CHARS = 160
 

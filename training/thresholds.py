@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from service.aggregation import ArticleRule, stance_features, topic_features
-from service.codebook import Codebook
-from service.scoring import (
+from service.model.aggregation import ArticleRule, stance_features, topic_features
+from service.model.codebook import Codebook
+from service.model.scoring import (
     fit_binary_calibrator,
     fit_multiclass_calibrator,
 )

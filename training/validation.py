@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.codebook import Codebook, CodebookError, load_codebook
+from service.model.codebook import Codebook, CodebookError, load_codebook
 from training.corpus import Article, Problem, display_path, normalise_text, parse_article_file
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from service.errors import ApiError
-from service.paragraphs import split_paragraphs
+from service.contract.errors import ApiError
+from service.model.paragraphs import split_paragraphs
 from service.settings import Settings
 
 

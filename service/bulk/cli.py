@@ -30,10 +30,10 @@ from types import FrameType
 
 from tqdm import tqdm
 
-from service.bulk_io import BadRecord, BulkError, Partition, Plan, archive_kind, plan_partitions
-from service.bulk_output import FORMATS, JSONL, Completed, ErrorsSink, completed, open_sink
-from service.bulk_partition import PartitionResult, WorkerSetup, label_partition, results_in_order
-from service.model_lifecycle import LoadedModel, ModelLoadError, load_verified_model
+from service.bulk.archive import BadRecord, BulkError, Partition, Plan, archive_kind, plan_partitions
+from service.bulk.output import FORMATS, JSONL, Completed, ErrorsSink, completed, open_sink
+from service.bulk.partition import PartitionResult, WorkerSetup, label_partition, results_in_order
+from service.model.lifecycle import LoadedModel, ModelLoadError, load_verified_model
 from service.settings import Settings
 
 DEFAULT_CHUNK = 250
@@ -140,7 +140,7 @@ def _in_order(result: PartitionResult, seen: set[str], summary: Summary) -> tupl
 
 def _results(job: BulkJob, plan: Plan, loaded: LoadedModel, setup: WorkerSetup) -> Iterator[PartitionResult]:
     if job.engine == "dask":
-        from service.bulk_dask import dask_results
+        from service.bulk.dask_engine import dask_results
 
         return dask_results(plan.partitions, loaded, setup, job.scheduler, job.workers)
     return _local_results(plan.partitions, loaded, setup, min(job.workers, max(1, len(plan.partitions))))

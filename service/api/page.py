@@ -1,6 +1,6 @@
-"""GET /: the analyst's page, and the two files it loads, served from the package itself.
+"""GET /: the analyst's page, and the files it loads, served from the package itself.
 
-Plain HTML, CSS and JavaScript in `service/static/`, with no build step and nothing fetched from
+Plain HTML, CSS and JavaScript in `service/api/static/`, with no build step and nothing fetched from
 elsewhere, so the page works on a machine without internet. It talks only to this service's /v1
 API; the Content-Security-Policy holds it to that. Assets go out with `no-cache` (revalidated by
 ETag) so a deployed upgrade never leaves an old script talking to a new API.
@@ -13,11 +13,14 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from service.errors import ApiError
+from service.contract.errors import ApiError
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
-_ASSETS = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
+_SCRIPT = "text/javascript; charset=utf-8"
+# The page's ES modules (app.js imports the others) and its stylesheet; nothing else is served.
+_ASSETS = {**{f"{module}.js": _SCRIPT for module in ("app", "api", "dom", "article", "corrections", "batch")},
+           "style.css": "text/css; charset=utf-8"}
 _HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 _PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
                 "form-action 'none'; base-uri 'none'; frame-ancestors 'none'")

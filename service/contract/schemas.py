@@ -6,13 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from service.examples import (
+from service.contract.examples import (
     BATCH_REQUEST_EXAMPLE,
     CLASSIFY_REQUEST_EXAMPLE,
     CLASSIFY_RESPONSE_EXAMPLE,
     FEEDBACK_REQUEST_EXAMPLE,
 )
-from service.feedback_store import FeedbackRecord
+from service.feedback.store import FeedbackRecord
 
 
 def _valid_unicode(value: str) -> str:

@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from service.bulk_io import Article, BadRecord, Partition, read_partition
-from service.classifier import ArticleInput, classify_articles
-from service.model_lifecycle import LoadedModel
-from service.responses import classification_body
+from service.bulk.archive import Article, BadRecord, Partition, read_partition
+from service.contract.responses import classification_body
+from service.model.classifier import ArticleInput, classify_articles
+from service.model.lifecycle import LoadedModel
 from service.settings import Settings
 
 

@@ -14,8 +14,8 @@ import time
 import uuid
 from typing import Any
 
-from service.errors import error_body
-from service.metrics import Metrics
+from service.api.metrics import Metrics
+from service.contract.errors import error_body
 
 log = logging.getLogger("pakrel.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

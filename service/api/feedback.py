@@ -8,14 +8,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from service.api_classify import ERRORS, served_model
-from service.auth import require_admin_key, require_key_if_protect_all
-from service.codebook import Codebook
-from service.errors import ApiError
-from service.feedback_store import add_feedback, read_feedback
-from service.limits import check_limits
-from service.paragraphs import split_paragraphs
-from service.schemas import FeedbackCreated, FeedbackList, FeedbackRequest
+from service.api.auth import require_admin_key, require_key_if_protect_all
+from service.api.classify import ERRORS, served_model
+from service.contract.errors import ApiError
+from service.contract.limits import check_limits
+from service.contract.schemas import FeedbackCreated, FeedbackList, FeedbackRequest
+from service.feedback.store import add_feedback, read_feedback
+from service.model.codebook import Codebook
+from service.model.paragraphs import split_paragraphs
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 

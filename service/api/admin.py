@@ -6,11 +6,11 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from service.api_classify import ERRORS, served_model
-from service.auth import require_admin_key, require_key_if_protect_all
-from service.metrics import record_model
-from service.model_lifecycle import ModelHolder, ModelLoadError
-from service.schemas import ReloadResponse
+from service.api.auth import require_admin_key, require_key_if_protect_all
+from service.api.classify import ERRORS, served_model
+from service.api.metrics import record_model
+from service.contract.schemas import ReloadResponse
+from service.model.lifecycle import ModelHolder, ModelLoadError
 
 router = APIRouter(prefix="/v1", tags=["model"])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.classifier import Classification
+from service.model.classifier import Classification
 
 DIGITS = 4
 

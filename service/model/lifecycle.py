@@ -24,8 +24,8 @@ import numpy as np
 import scipy
 import sklearn
 
-from service.classifier import ArticleClassifier, ArticleInput, classify_articles
-from service.model_files import MANIFEST_FILE, current_version, file_sha256
+from service.model.classifier import ArticleClassifier, ArticleInput, classify_articles
+from service.model.files import MANIFEST_FILE, current_version, file_sha256
 
 log = logging.getLogger("pakrel.model")
 _VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

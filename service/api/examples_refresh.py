@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 
-from service.classifier import ArticleInput, classify_articles
-from service.examples import CLASSIFY_REQUEST_EXAMPLE, RESPONSE_FILE
-from service.model_lifecycle import load_verified_model
-from service.responses import classification_body
+from service.contract.examples import CLASSIFY_REQUEST_EXAMPLE, RESPONSE_FILE
+from service.contract.responses import classification_body
+from service.model.classifier import ArticleInput, classify_articles
+from service.model.lifecycle import load_verified_model
 from service.settings import Settings
 
 

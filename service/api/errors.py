@@ -1,4 +1,4 @@
-"""One error format for every 4xx/5xx: {"error": code, "message": fix, "fields": [...]}.
+"""The FastAPI handlers that turn every failure into the one error format of `service.contract.errors`.
 
 FastAPI's own validation errors are reshaped so each names the field (`text`, `items[3].text`)
 and says what to send instead.
@@ -14,21 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.contract.errors import ApiError, error_body
+
 log = logging.getLogger("pakrel.errors")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, error: str, message: str, fields: list[dict[str, str]] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.error, self.message, self.fields, self.headers = status, error, message, fields, headers
-
-
-def error_body(error: str, message: str, fields: list[dict[str, str]] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"error": error, "message": message}
-    if fields is not None:
-        body["fields"] = fields
-    return body
 
 
 def field_name(loc: tuple | list) -> str:

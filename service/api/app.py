@@ -1,6 +1,6 @@
 """`create_app(settings)`: the FastAPI application, its lifespan and its parts.
 
-Run with `uvicorn service.app:app` (settings from the environment) or build an app on any
+Run with `uvicorn service.api.app:app` (settings from the environment) or build an app on any
 settings in tests. The model is loaded in the lifespan, off the event loop, so /health/live
 answers at once and /health/ready turns 200 when a verified model is in place.
 """
@@ -16,12 +16,16 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from service import api_admin, api_classify, api_feedback, api_health, page
-from service.errors import install_error_handlers
-from service.http_middleware import RequestGuard
-from service.metrics import create_metrics
-from service.model_lifecycle import ModelHolder, ModelLoadError
-from service.openapi_labels import install_label_aware_openapi
+from service.api import admin as api_admin
+from service.api import classify as api_classify
+from service.api import feedback as api_feedback
+from service.api import health as api_health
+from service.api import page
+from service.api.errors import install_error_handlers
+from service.api.metrics import create_metrics
+from service.api.middleware import RequestGuard
+from service.api.openapi_labels import install_label_aware_openapi
+from service.model.lifecycle import ModelHolder, ModelLoadError
 from service.settings import Settings
 
 log = logging.getLogger("pakrel")
@@ -83,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def __getattr__(name: str) -> FastAPI:
-    """`uvicorn service.app:app` builds the app from the environment on first use, not at import."""
+    """`uvicorn service.api.app:app` builds the app from the environment on first use, not at import."""
     if name == "app":
         application = create_app()
         globals()["app"] = application

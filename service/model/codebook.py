@@ -63,7 +63,12 @@ class Codebook:
         return "neutral" if "neutral" in self.stance_ids else self.stance_ids[len(self.stances) // 2]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Without the corpus census fields when they are unset, so models trained before the
+        census existed keep the codebook hash their manifest records."""
+        raw = asdict(self)
+        if not self.events and not self.census_minimum:
+            del raw["events"], raw["census_minimum"]
+        return raw
 
     def sha256(self) -> str:
         """Hash of the label set and definitions, so a model records exactly which codebook it learned."""

@@ -10,7 +10,7 @@ import secrets
 
 from fastapi import Request
 
-from service.errors import ApiError
+from service.contract.errors import ApiError
 from service.settings import Settings
 
 

@@ -10,13 +10,13 @@ from anyio.lowlevel import RunVar
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from service.auth import require_key_if_protect_all
-from service.classifier import ArticleInput, classify_articles
-from service.errors import ApiError
-from service.limits import check_limits
-from service.model_lifecycle import LoadedModel
-from service.responses import classification_body
-from service.schemas import ArticleRequest, BatchRequest, BatchResponse, ClassifyResponse, ErrorResponse
+from service.api.auth import require_key_if_protect_all
+from service.contract.errors import ApiError
+from service.contract.limits import check_limits
+from service.contract.responses import classification_body
+from service.contract.schemas import ArticleRequest, BatchRequest, BatchResponse, ClassifyResponse, ErrorResponse
+from service.model.classifier import ArticleInput, classify_articles
+from service.model.lifecycle import LoadedModel
 from service.settings import Settings
 
 ERRORS = {

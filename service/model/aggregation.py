@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.scoring import Platt, Softmax
+from service.model.scoring import Platt, Softmax
 
 # Guards against an empty or all-whitespace weighting (never divide by zero).
 _MIN_WEIGHT = 1e-9

@@ -22,9 +22,9 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from service.errors import ApiError
-from service.limits import check_limits
-from service.schemas import ArticleRequest
+from service.contract.errors import ApiError
+from service.contract.limits import check_limits
+from service.contract.schemas import ArticleRequest
 from service.settings import Settings
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")

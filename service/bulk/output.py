@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from service.bulk_io import BadRecord, BulkError
-from service.schemas import ClassifyResponse
+from service.bulk.archive import BadRecord, BulkError
+from service.contract.schemas import ClassifyResponse
 
 JSONL = "jsonl"
 PARQUET = "parquet"
@@ -137,7 +137,7 @@ def open_sink(out: Path, fmt: str) -> JsonlSink | ParquetSink:
 
 def arrow_schema(model: type[BaseModel]) -> Any:
     """The Arrow schema of a response model, derived from its fields so the Parquet columns
-    follow `service/schemas.py` instead of restating it (dicts keyed by label become maps)."""
+    follow `service/contract/schemas.py` instead of restating it (dicts keyed by label become maps)."""
     arrow, _ = _pyarrow()
     return arrow.schema([arrow.field(name, _arrow_type(info.annotation, arrow))
                          for name, info in model.model_fields.items()])

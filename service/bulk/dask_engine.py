@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from service.bulk_io import BulkError, Partition
-from service.bulk_partition import PartitionResult, WorkerSetup, label_partition, results_in_order
-from service.model_files import CURRENT_FILE, MANIFEST_FILE, MODEL_FILE
-from service.model_lifecycle import LoadedModel, ModelLoadError, load_verified_model
+from service.bulk.archive import BulkError, Partition
+from service.bulk.partition import PartitionResult, WorkerSetup, label_partition, results_in_order
+from service.model.files import CURRENT_FILE, MANIFEST_FILE, MODEL_FILE
+from service.model.lifecycle import LoadedModel, ModelLoadError, load_verified_model
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ import scipy.sparse as sp
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import normalize
 
-from service.aggregation import ArticleLabels, ArticleRule, article_labels
-from service.codebook import Codebook
-from service.paragraphs import Span, split_paragraphs
-from service.scoring import BinaryHead, MulticlassHead, MultilabelHead
+from service.model.aggregation import ArticleLabels, ArticleRule, article_labels
+from service.model.codebook import Codebook
+from service.model.paragraphs import Span, split_paragraphs
+from service.model.scoring import BinaryHead, MulticlassHead, MultilabelHead
 
 EXPLAIN_TERMS = 8
 

@@ -1,0 +1,1 @@
+"""The HTTP service: the app factory, routes, auth, metrics, middleware and the analyst's page."""

@@ -1,0 +1,1 @@
+"""Analysts' corrections: stored by the API, merged by the next training run."""

@@ -1,0 +1,48 @@
+"""The package layering written in pyproject.toml ([tool.importlinter]) holds, and breaking it fails."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def _lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    return subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=tree, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def _copy_tree(target: Path) -> Path:
+    for name in ("service", "training"):
+        shutil.copytree(ROOT / name, target / name, ignore=shutil.ignore_patterns("__pycache__", "static"))
+    shutil.copy(ROOT / "pyproject.toml", target / "pyproject.toml")
+    return target
+
+
+def test_every_import_contract_is_kept() -> None:
+    result = _lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Contracts: 4 kept, 0 broken." in result.stdout
+
+
+def test_model_core_importing_the_api_breaks_the_build(tmp_path: Path) -> None:
+    tree = _copy_tree(tmp_path)
+    (tree / "service" / "model" / "violation.py").write_text("import service.api.app  # noqa: F401\n")
+    result = _lint_imports(tree)
+    assert result.returncode == 1
+    assert "service.model is not allowed to import service.api:" in result.stdout
+    assert "service.model.violation -> service.api.app (l.1)" in result.stdout
+
+
+def test_bulk_importing_the_api_breaks_the_build(tmp_path: Path) -> None:
+    tree = _copy_tree(tmp_path)
+    (tree / "service" / "bulk" / "violation.py").write_text("from service.api import metrics  # noqa: F401\n")
+    result = _lint_imports(tree)
+    assert result.returncode == 1
+    assert "The HTTP API and the bulk command do not import each other BROKEN" in result.stdout
