@@ -21,7 +21,7 @@ DATA = ROOT / "data"
 SEEDS = ROOT.parent / "shared" / "seeds"
 
 # A small, fixed, varied sample: every stance, several partners, some out of scope.
-TINY_CORPUS_PREFIXES = ("seed-", "oos-", "cn-", "sa-", "gulf-", "dev-")
+TINY_CORPUS_PREFIXES = ("seed-", "oos-", "cn-", "sa-", "gulf-", "dev-", "w6-")
 TINY_PER_PREFIX = 6
 
 
@@ -34,10 +34,11 @@ def copy_tiny_corpus(target: Path) -> Path:
     return target
 
 
-def train_tiny(data_dir: Path, models_dir: Path, seed: int = 13) -> str:
+def train_tiny(data_dir: Path, models_dir: Path, seed: int = 13, learning_curve: bool = False) -> str:
     from training.pipeline_run import run_training
 
-    assert run_training(data_dir, models_dir, seed=seed, fast=True, feedback_dir=data_dir / "feedback") == 0
+    assert run_training(data_dir, models_dir, seed=seed, fast=True, feedback_dir=data_dir / "feedback",
+                        learning_curve=learning_curve) == 0
     return (models_dir / "CURRENT").read_text().strip()
 
 
@@ -50,7 +51,7 @@ def tiny_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path) -> Path:
     """Read-only for tests: copy it (`model_dir_copy`) before changing anything inside."""
     models = tmp_path_factory.mktemp("tiny-models")
-    train_tiny(tiny_data_dir, models)
+    train_tiny(tiny_data_dir, models, learning_curve=True)
     return models
 
 

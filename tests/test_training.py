@@ -31,10 +31,18 @@ PROBE = [ArticleInput("Japan announced a grant for flood-hit schools in Sindh.\n
          ArticleInput("The KSE-100 index closed higher on Monday as banks rallied.")]
 
 
+def test_batch_folds_never_put_one_writing_batch_on_both_sides(tiny_data_dir: Path) -> None:
+    data = training_data(load_corpus(tiny_data_dir))
+    fold_of = article_folds(data, 5, seed=13)
+    assert len(set(data.batches)) >= 5
+    for batch in set(data.batches):
+        assert len(set(fold_of[data.batches == batch])) == 1, batch
+
+
 def test_folds_never_split_an_article_or_a_group(tiny_data_dir: Path) -> None:
     data = training_data(load_corpus(tiny_data_dir))
     data.groups[:4] = "shared-group"  # e.g. several corrections of one text
-    fold_of = article_folds(data, 5, seed=3)
+    fold_of = article_folds(data, 5, seed=3, grouping="article")
     assert set(fold_of) == set(range(5))
     assert len(set(fold_of[:4])) == 1
     for group in set(data.groups):
@@ -84,8 +92,12 @@ def test_training_writes_artifact_manifest_metrics_and_report(tiny_models_dir: P
     assert set(metrics["article"]["topics"]["per_label"]) == set(manifest["labels"]["topics"])
     assert len(metrics["article"]["stance"]["confusion"]) == 3
     assert [p["fraction"] for p in metrics["learning_curve"]] == [0.25, 0.5, 0.75, 1.0]
+    assert metrics["grouping"] == "batch"
+    assert set(metrics["article_grouped"]["article"]) == set(metrics["article"])
+    assert set(metrics["article"]["in_scope"]) == {"precision", "recall", "f1", "support"}
     report = (tiny_models_dir / "report.md").read_text()
-    assert f"# Evaluation of model {version}" in report and "## Learning curve" in report
+    assert f"# Evaluation of model {version}" in report and "## Learning curve (batch-grouped)" in report
+    assert "| article level | batch-grouped (honest) | article-grouped |" in report
     for figure in ("calibration.png", "learning_curve.png", "stance_confusion.png"):
         assert (tiny_models_dir / "figures" / figure).read_bytes()[:4] == b"\x89PNG"
 

@@ -26,6 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="validate, select, fit, evaluate and save a model")
     train.add_argument("--seed", type=int, default=13)
     train.add_argument("--fast", action="store_true", help="skip model selection: fit the default candidate")
+    train.add_argument("--all-candidates", action="store_true",
+                       help="compare the whole grid of features and heads, not only the routine candidates")
+    train.add_argument("--learning-curve", action="store_true",
+                       help="also score 25/50/75%% of the training batches (adds a few CV runs to the time)")
     train.add_argument("--feedback", type=Path, default=None, help="feedback store (default: DATA/feedback)")
     commands.add_parser("evaluate", help="rewrite the evaluation report of the current model")
     suggest = commands.add_parser("suggest", help="rank unlabelled paragraphs by model uncertainty")
@@ -56,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
             from training.pipeline_run import run_training
 
             return run_training(args.data, args.models, seed=args.seed, fast=args.fast,
-                                feedback_dir=args.feedback or args.data / "feedback")
+                                feedback_dir=args.feedback or args.data / "feedback",
+                                all_candidates=args.all_candidates, learning_curve=args.learning_curve)
         if command == "evaluate":
             from training.pipeline_run import run_evaluation
 

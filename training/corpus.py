@@ -58,6 +58,12 @@ class Article:
         """Cross-validation group: articles sharing one are never split across folds."""
         return self.group or self.id
 
+    @property
+    def batch_group(self) -> str:
+        """Writing-batch group: a batch shares a writer and a brief, so batch-held-out folds are
+        the honest proxy for text nobody here wrote. Articles without a batch stand alone."""
+        return self.batch or self.cv_group
+
 
 @dataclass(frozen=True)
 class Problem:

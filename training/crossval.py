@@ -26,14 +26,32 @@ from training.model import Candidate, build_head, build_vectoriser
 class RawScores:
     """Uncalibrated out-of-fold scores of one candidate for the whole corpus."""
 
-    topics: np.ndarray   # (paragraphs, topics)
-    stance: np.ndarray   # (paragraphs, stances) in codebook order
-    scope: np.ndarray    # (articles,)
+    topics: np.ndarray          # (paragraphs, topics)
+    stance: np.ndarray          # (paragraphs, stances) in codebook order
+    scope: np.ndarray           # (articles,)
+    article_stance: np.ndarray  # (articles, stances) in codebook order
+    furniture: np.ndarray       # (paragraphs,)
+
+
+@dataclass
+class Heads:
+    """The fitted linear heads of one model, before calibration."""
+
+    topic: object
+    stance: object
+    furniture: object
+    scope: object
+    article_stance: object
 
 
 def all_rows(data: TrainingData) -> tuple[list[str], np.ndarray]:
     """Paragraph texts then titles, with the article owning each row (for article vectors)."""
     return data.texts + data.titles, np.concatenate([data.article_of, np.arange(data.n_articles)])
+
+
+def content_rows(data: TrainingData) -> np.ndarray:
+    """Which rows of `all_rows` enter the article vectors: every one but page furniture."""
+    return np.concatenate([data.furniture == 0, np.ones(data.n_articles, dtype=bool)])
 
 
 def fit_or_constant(estimator, X, y):
@@ -44,11 +62,20 @@ def fit_or_constant(estimator, X, y):
     return estimator.fit(X, y)
 
 
-def fit_heads(candidate: Candidate, seed: int, X_par, y_topics, y_stance, X_art, y_scope):
-    topic = OneVsRestClassifier(build_head(candidate.head, seed)).fit(X_par, y_topics)
-    stance = fit_or_constant(build_head(candidate.head, seed, multiclass=True), X_par, y_stance)
-    scope = fit_or_constant(build_head("logreg", seed), X_art, y_scope)
-    return topic, stance, scope
+def fit_heads(candidate: Candidate, seed: int, data: TrainingData, X_par, rows: np.ndarray,
+              X_art, articles: np.ndarray) -> Heads:
+    """Paragraph heads on paragraph rows; article heads on article vectors. The article stance
+    head learns from in-scope articles only: out of scope, the stance is neutral by rule."""
+    inside = articles[data.in_scope[articles] == 1]
+    at = {a: i for i, a in enumerate(articles)}
+    return Heads(
+        topic=OneVsRestClassifier(build_head(candidate.head, seed)).fit(X_par, data.topics[rows]),
+        stance=fit_or_constant(build_head(candidate.head, seed, multiclass=True), X_par, data.stance[rows]),
+        furniture=fit_or_constant(build_head("logreg", seed), X_par, data.furniture[rows]),
+        scope=fit_or_constant(build_head("logreg", seed), X_art, data.in_scope[articles]),
+        article_stance=fit_or_constant(build_head("logreg", seed, multiclass=True),
+                                       X_art[[at[a] for a in inside]], data.article_stance[inside]),
+    )
 
 
 def _fold_scores(data: TrainingData, fold_of: np.ndarray, fold: int,
@@ -68,15 +95,18 @@ def _fold_scores(data: TrainingData, fold_of: np.ndarray, fold: int,
         vectoriser = build_vectoriser(kind).fit([normalised[i] for i in train_rows])
         blocks[kind] = vectoriser.transform(normalised)
     out = {}
+    stances = data.codebook.stance_ids
     for candidate in wanted:
         rows = sp.hstack([blocks[k] for k in candidate.features.split("+")]).tocsr()
-        vectors = article_vectors(rows, owners, data.n_articles)
-        topic, stance, scope = fit_heads(
-            candidate, seed, rows[train_rows], data.topics[train_rows], data.stance[train_rows],
-            vectors[train_articles], data.in_scope[train_articles])
-        stance_raw = ordered_class_scores(stance, rows[test_rows], data.codebook.stance_ids)
-        out[candidate] = (test_rows, test_articles, multilabel_scores(topic, rows[test_rows]),
-                          stance_raw, binary_scores(scope, vectors[test_articles]))
+        vectors = article_vectors(rows, owners, data.n_articles, content_rows(data))
+        heads = fit_heads(candidate, seed, data, rows[train_rows], train_rows, vectors[train_articles],
+                          train_articles)
+        test_x, test_vectors = rows[test_rows], vectors[test_articles]
+        out[candidate] = (test_rows, test_articles, multilabel_scores(heads.topic, test_x),
+                          ordered_class_scores(heads.stance, test_x, stances),
+                          binary_scores(heads.scope, test_vectors),
+                          ordered_class_scores(heads.article_stance, test_vectors, stances),
+                          binary_scores(heads.furniture, test_x))
     return out
 
 
@@ -101,8 +131,10 @@ def learning_curve_scores(data: TrainingData, fold_of: np.ndarray, wanted: list[
 
 
 def _assemble(data: TrainingData, folds: list[tuple]) -> RawScores:
-    scores = RawScores(np.zeros(data.topics.shape), np.zeros((len(data.texts), len(data.codebook.stance_ids))),
-                       np.zeros(data.n_articles))
-    for rows, articles, topics, stance, scope in folds:
-        scores.topics[rows], scores.stance[rows], scores.scope[articles] = topics, stance, scope
+    n_stances = len(data.codebook.stance_ids)
+    scores = RawScores(np.zeros(data.topics.shape), np.zeros((len(data.texts), n_stances)),
+                       np.zeros(data.n_articles), np.zeros((data.n_articles, n_stances)), np.zeros(len(data.texts)))
+    for rows, articles, topics, stance, scope, article_stance, furniture in folds:
+        scores.topics[rows], scores.stance[rows], scores.furniture[rows] = topics, stance, furniture
+        scores.scope[articles], scores.article_stance[articles] = scope, article_stance
     return scores

@@ -20,7 +20,9 @@ class TrainingData:
     article_of: np.ndarray      # (paragraphs,) article index
     article_ids: list[str]
     titles: list[str]
-    groups: np.ndarray          # (articles,) cross-validation group
+    groups: np.ndarray          # (articles,) article cross-validation group
+    batches: np.ndarray         # (articles,) writing-batch group
+    furniture: np.ndarray       # (paragraphs,) 0/1 pasted page furniture
     article_topics: np.ndarray  # (articles, topics) 0/1
     article_stance: np.ndarray  # (articles,) stance ids
     in_scope: np.ndarray        # (articles,) 0/1
@@ -36,7 +38,7 @@ class TrainingData:
 def training_data(corpus: Corpus) -> TrainingData:
     codebook = corpus.codebook
     topic_index = {t: j for j, t in enumerate(codebook.topic_ids)}
-    texts, lengths, rows, stances, owners = [], [], [], [], []
+    texts, lengths, rows, stances, owners, furniture = [], [], [], [], [], []
     for index, article in enumerate(corpus.articles):
         for paragraph in article.paragraphs:
             texts.append(paragraph.text)
@@ -46,6 +48,7 @@ def training_data(corpus: Corpus) -> TrainingData:
             rows.append(row)
             stances.append(paragraph.stance)
             owners.append(index)
+            furniture.append(int(paragraph.furniture))
     article_topics = np.zeros((len(corpus.articles), len(topic_index)), dtype=np.int8)
     for index, article in enumerate(corpus.articles):
         article_topics[index, [topic_index[t] for t in article.topics]] = 1
@@ -59,6 +62,8 @@ def training_data(corpus: Corpus) -> TrainingData:
         article_ids=[a.id for a in corpus.articles],
         titles=[a.title for a in corpus.articles],
         groups=np.array([a.cv_group for a in corpus.articles], dtype=object),
+        batches=np.array([a.batch_group for a in corpus.articles], dtype=object),
+        furniture=np.array(furniture, dtype=np.int8),
         article_topics=article_topics,
         article_stance=np.array([a.stance for a in corpus.articles], dtype=object),
         in_scope=np.array([int(a.in_scope) for a in corpus.articles]),

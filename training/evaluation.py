@@ -31,11 +31,10 @@ def honest_predictions(data: TrainingData, probs: Probabilities, fold_of: np.nda
     paragraph_topics = np.zeros(data.topics.shape, dtype=int)
     stance_ids = np.array(data.codebook.stance_ids, dtype=object)
     for k in range(int(fold_of.max()) + 1):
-        rule = fit_rule(data.codebook, data, np.flatnonzero(fold_of != k), probs.topics, probs.stance, probs.scope)
+        rule = fit_rule(data.codebook, data, np.flatnonzero(fold_of != k), probs)
         for a in np.flatnonzero(fold_of == k):
             rows = np.flatnonzero(data.article_of == a)
-            articles[a] = article_labels(rule, probs.topics[rows], probs.stance[rows],
-                                         data.lengths[rows], float(probs.scope[a]))
+            articles[a] = article_labels(rule, probs.of_article(data, a))
             paragraph_topics[rows] = probs.topics[rows] >= rule.paragraph_topic_thresholds
     return Predictions(articles, paragraph_topics, stance_ids[np.argmax(probs.stance, axis=1)])  # type: ignore[arg-type]
 
@@ -49,11 +48,17 @@ def article_topic_matrix(data: TrainingData, preds: Predictions) -> np.ndarray:
     return out
 
 
+def article_macro_f1(data: TrainingData, preds: Predictions, head: str) -> float:
+    """Article-level macro-F1 of the topics or of the stance."""
+    if head == "topics":
+        return float(f1_score(data.article_topics, article_topic_matrix(data, preds), average="macro",
+                              zero_division=0))
+    return float(f1_score(data.article_stance, [p.stance for p in preds.articles], average="macro", zero_division=0))
+
+
 def selection_score(data: TrainingData, preds: Predictions) -> float:
     """Article-level macro-F1: the mean of the topic macro-F1 and the stance macro-F1."""
-    topics = f1_score(data.article_topics, article_topic_matrix(data, preds), average="macro", zero_division=0)
-    stance = f1_score(data.article_stance, [p.stance for p in preds.articles], average="macro", zero_division=0)
-    return float((topics + stance) / 2)
+    return (article_macro_f1(data, preds, "topics") + article_macro_f1(data, preds, "stance")) / 2
 
 
 def per_label(truth: np.ndarray, predicted: np.ndarray, labels: list[str]) -> dict[str, dict[str, float]]:
@@ -89,6 +94,7 @@ def metrics(data: TrainingData, preds: Predictions, fold_of: np.ndarray) -> dict
     out_truth, out_pred = 1 - data.in_scope, 1 - art_scope
     scope_p, scope_r, scope_f, _ = precision_recall_fscore_support(
         out_truth, out_pred, average="binary", zero_division=0)
+    in_p, in_r, in_f, _ = precision_recall_fscore_support(data.in_scope, art_scope, average="binary", zero_division=0)
     return {
         "selection_score": round(selection_score(data, preds), 3),
         "paragraph": {
@@ -106,6 +112,8 @@ def metrics(data: TrainingData, preds: Predictions, fold_of: np.ndarray) -> dict
                        "confusion": confusion_matrix(data.article_stance, art_stance, labels=stances).tolist()},
             "out_of_scope": {"precision": round(float(scope_p), 3), "recall": round(float(scope_r), 3),
                              "f1": round(float(scope_f), 3), "support": int(out_truth.sum())},
+            "in_scope": {"precision": round(float(in_p), 3), "recall": round(float(in_r), 3),
+                         "f1": round(float(in_f), 3), "support": int(data.in_scope.sum())},
         },
         "labels": {"topics": topics, "stances": stances},
     }

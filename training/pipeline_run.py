@@ -20,9 +20,9 @@ from service.model.classifier import ArticleClassifier, article_vectors, binary_
 from service.model.scoring import BinaryHead, MulticlassHead, MultilabelHead
 from training.artifact import atomic_write_json, data_fingerprint, git_commit, save_artifact
 from training.calibration import calibrated_everywhere, cross_fitted
-from training.crossval import all_rows, fit_heads, learning_curve_scores, out_of_fold_scores
+from training.crossval import all_rows, content_rows, fit_heads, learning_curve_scores, out_of_fold_scores
 from training.dataset import TrainingData, training_data
-from training.evaluation import honest_predictions, metrics, selection_score
+from training.evaluation import article_macro_f1, honest_predictions, metrics, selection_score
 from training.feedback_merge import merge_feedback
 from training.folds import article_folds
 from training.model import DEFAULT_CANDIDATE, Candidate, build_features, candidates, shrink_for_shipping
@@ -33,12 +33,9 @@ from training.validation import load_corpus
 
 N_FOLDS = 5
 LEARNING_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
-# A candidate within this much article macro-F1 of the best is preferred if it is faster:
-# the difference is inside the fold-to-fold spread, the latency is not.
-SELECTION_TOLERANCE = 0.01
-# The service promises an 800-word article in under 10 ms at p50 over HTTP; the feature transform
-# may take half of that, the heads, the article rule and HTTP share the rest.
-TRANSFORM_BUDGET_MS = 5.0
+# An 800-word article is classified in at most 15 ms in process; the feature transform may take
+# 12 ms of that, the heads and the article rule share the rest.
+TRANSFORM_BUDGET_MS = 12.0
 REFERENCE_WORDS, REFERENCE_PARAGRAPHS = 800, 8
 
 
@@ -50,7 +47,8 @@ def step(title: str) -> Iterator[None]:
     print(f"    done in {time.perf_counter() - started:.1f}s", flush=True)
 
 
-def run_training(data_dir: Path, models_dir: Path, seed: int, fast: bool, feedback_dir: Path) -> int:
+def run_training(data_dir: Path, models_dir: Path, seed: int, fast: bool, feedback_dir: Path,
+                 all_candidates: bool = False, learning_curve: bool = False) -> int:
     started = time.perf_counter()
     with step("validating data/"):
         corpus = load_corpus(data_dir)
@@ -59,9 +57,10 @@ def run_training(data_dir: Path, models_dir: Path, seed: int, fast: bool, feedba
         print(f"    {len(corpus.articles)} articles, {len(data.texts)} paragraphs; {feedback_report.summary()}")
         for line in feedback_report.rejected:
             print(f"    rejected correction: {line}")
-    fold_of = article_folds(data, N_FOLDS, seed)
-    wanted = [DEFAULT_CANDIDATE] if fast else candidates()
-    with step(f"grouped {fold_of.max() + 1}-fold cross-validation of {len(wanted)} candidate model(s)"):
+    fold_of = article_folds(data, N_FOLDS, seed, "batch")
+    wanted = [DEFAULT_CANDIDATE] if fast else candidates(everything=all_candidates)
+    with step(f"batch-grouped {fold_of.max() + 1}-fold cross-validation of {len(wanted)} candidate model(s) "
+              f"over {len(set(data.batches))} writing batches"):
         raw = out_of_fold_scores(data, fold_of, wanted, seed)
     with step("scoring candidates at article level (rule fitted out of fold)"):
         table = _candidate_table(data, raw, fold_of)
@@ -77,8 +76,16 @@ def run_training(data_dir: Path, models_dir: Path, seed: int, fast: bool, feedba
         result = metrics(data, preds, fold_of)
         result["candidates"] = table
         result["chosen"] = chosen.name
-    with step(f"learning curve ({len(LEARNING_FRACTIONS)} training fractions)"):
-        result["learning_curve"] = _learning_curve(data, fold_of, chosen, seed, result["selection_score"])
+        result["grouping"] = "batch"
+    with step("article-grouped cross-validation of the chosen model (for comparison only)"):
+        article_fold_of = article_folds(data, N_FOLDS, seed, "article")
+        article_raw = out_of_fold_scores(data, article_fold_of, [chosen], seed)[chosen]
+        result["article_grouped"] = metrics(
+            data, honest_predictions(data, cross_fitted(data, article_raw, article_fold_of), article_fold_of),
+            article_fold_of)
+    if learning_curve:
+        with step(f"learning curve ({len(LEARNING_FRACTIONS)} training fractions)"):
+            result["learning_curve"] = _learning_curve(data, fold_of, chosen, seed, result["selection_score"])
     version = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     result["model_version"] = version
     with step("writing the artifact, metrics and report"):
@@ -123,21 +130,22 @@ def _candidate_table(data: TrainingData, raw, fold_of) -> list[dict[str, Any]]:
         rows.append({"candidate": candidate.name, "features": candidate.features, "head": candidate.head,
                      "article_macro_f1": round(selection_score(data, preds), 4),
                      "ms_per_article": round(latency[candidate.features], 2),
-                     "explainable": "word" in candidate.features.split("+")})
+                     "explainable": "word" in candidate.features.split("+"),
+                     "article_topics_macro_f1": round(article_macro_f1(data, preds, "topics"), 4),
+                     "article_stance_macro_f1": round(article_macro_f1(data, preds, "stance"), 4)})
     return sorted(rows, key=lambda r: -r["article_macro_f1"])
 
 
 def _choose(table: list[dict[str, Any]]) -> Candidate:
-    """Best article macro-F1 among candidates that can explain themselves in words (character
-    n-gram fragments mean nothing to an analyst) and fit the latency budget; among those within
-    SELECTION_TOLERANCE of the best, the fastest. With none in budget, the fastest explainable one."""
+    """Best batch-grouped article macro-F1 among candidates that can explain themselves in words
+    (character n-gram fragments mean nothing to an analyst) and fit the latency budget; with none
+    in budget, the fastest explainable one. Speed buys nothing inside the budget: the model chosen
+    for speed before lost real-news accuracy that our own folds could not show."""
     explainable = [r for r in table if r["explainable"]]
     eligible = [r for r in explainable if r["ms_per_article"] <= TRANSFORM_BUDGET_MS]
     if not eligible:
         eligible = [min(explainable, key=lambda r: r["ms_per_article"])]
-    best = max(r["article_macro_f1"] for r in eligible)
-    close = [r for r in eligible if r["article_macro_f1"] >= best - SELECTION_TOLERANCE]
-    pick = min(close, key=lambda r: (r["ms_per_article"], -r["article_macro_f1"]))
+    pick = max(eligible, key=lambda r: (r["article_macro_f1"], -r["ms_per_article"]))
     return Candidate(pick["features"], pick["head"])
 
 
@@ -166,17 +174,20 @@ def _fit_final(data: TrainingData, chosen: Candidate, raw, seed: int):
     shrink_for_shipping(features)
     rows = features.transform(texts)
     paragraphs = rows[: len(data.texts)]
-    vectors = article_vectors(rows, owners, data.n_articles)
+    vectors = article_vectors(rows, owners, data.n_articles, content_rows(data))
     calibrators, probs = calibrated_everywhere(data, raw)
-    topic, stance, scope = fit_heads(chosen, seed, paragraphs, data.topics, data.stance, vectors, data.in_scope)
-    rule = fit_rule(data.codebook, data, np.arange(data.n_articles), probs.topics, probs.stance, probs.scope)
+    everything = np.arange(data.n_articles)
+    heads = fit_heads(chosen, seed, data, paragraphs, np.arange(len(data.texts)), vectors, everything)
+    stances = data.codebook.stance_ids
     model = ArticleClassifier(
         codebook=data.codebook,
         features=features,
-        topic_head=MultilabelHead(topic, calibrators.topics),
-        stance_head=MulticlassHead(stance, calibrators.stance, data.codebook.stance_ids),
-        scope_head=BinaryHead(scope, calibrators.scope),
-        rule=rule,
+        topic_head=MultilabelHead(heads.topic, calibrators.topics),
+        stance_head=MulticlassHead(heads.stance, calibrators.stance, stances),
+        scope_head=BinaryHead(heads.scope, calibrators.scope),
+        rule=fit_rule(data.codebook, data, everything, probs),
+        article_stance_head=MulticlassHead(heads.article_stance, calibrators.article_stance, stances),
+        furniture_head=BinaryHead(heads.furniture, calibrators.furniture),
     )
     return model, probs
 
@@ -220,6 +231,10 @@ def top_terms(model: ArticleClassifier, n: int = 12) -> dict[str, list[str]]:
     for index, stance in enumerate(classes):
         weights = class_weights(model.stance_head.model, index)
         out[stance] = [str(names[i]) for i in np.argsort(-weights)[:n]]
+    article_classes = [str(c) for c in model.article_stance_head.model.classes_]
+    for index, stance in enumerate(article_classes):
+        weights = class_weights(model.article_stance_head.model, index)
+        out[f"article {stance}"] = [str(names[i]) for i in np.argsort(-weights)[:n]]
     weights = binary_weights(model.scope_head.model)
     out["in_scope"] = [str(names[i]) for i in np.argsort(-weights)[:n]]
     out["out_of_scope"] = [str(names[i]) for i in np.argsort(weights)[:n]]

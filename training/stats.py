@@ -28,6 +28,7 @@ def corpus_stats(corpus: Corpus) -> dict[str, Any]:
         "sources": dict(Counter(a.source for a in corpus.articles).most_common()),
         "words": sum(len(p.text.split()) for p in paragraphs),
         "furniture_paragraphs": sum(1 for p in paragraphs if p.furniture),
+        "labelled_paragraphs": sum(1 for p in paragraphs if not p.furniture),
         "batches": dict(sorted(Counter(a.batch for a in corpus.articles).items())),
         "census": census(corpus),
         "census_gaps": census_gaps(corpus),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from service.model.aggregation import ArticleRule, stance_features, topic_features
+from service.model.aggregation import ArticleRule, scope_features, stance_features, topic_features
 from service.model.codebook import Codebook
 from service.model.scoring import (
     fit_binary_calibrator,
@@ -14,6 +14,9 @@ from service.model.scoring import (
 # Thresholds are searched on a coarse grid and kept away from 0 and 1: with a few dozen
 # positives per label, a finer search only fits noise.
 GRID = np.round(np.arange(0.10, 0.91, 0.05), 2)
+# The stance and scope stackers are regularised: their inputs are probabilities fitted on our own
+# prose, and an unregularised stacker learned to trust them fully (0.99 on real text it got wrong).
+STACKER_C = 1.0
 
 
 def f1_at_each_threshold(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -44,35 +47,24 @@ def tune_thresholds(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.array([tune_threshold(scores[:, j], truth[:, j]) for j in range(truth.shape[1])])
 
 
-def article_features(topic_proba, stance_proba, lengths, article_of, articles):
-    """Per article: topic features (articles, topics, 2) and stance features (articles, stances)."""
-    topic_rows, stance_rows = [], []
-    for a in articles:
-        rows = np.flatnonzero(article_of == a)
-        topic_rows.append(topic_features(topic_proba[rows], lengths[rows]))
-        stance_rows.append(stance_features(topic_proba[rows], stance_proba[rows], lengths[rows]))
-    return np.array(topic_rows), np.array(stance_rows)
-
-
-def fit_rule(codebook: Codebook, data, articles: np.ndarray, topic_proba: np.ndarray,
-             stance_proba: np.ndarray, scope_proba: np.ndarray) -> ArticleRule:
-    """Fit the article rule on the given articles' out-of-fold paragraph probabilities.
-
-    `topic_proba`, `stance_proba` are indexed by paragraph, `scope_proba` by article, for the
-    whole corpus; only rows of `articles` are used.
-    """
+def fit_rule(codebook: Codebook, data, articles: np.ndarray, probs) -> ArticleRule:
+    """Fit the article rule on the given articles' out-of-fold probabilities (`probs` covers the
+    whole corpus; only rows of `articles` are used)."""
     rows = data.paragraphs_of(articles)
-    paragraph_thresholds = tune_thresholds(topic_proba[rows], data.topics[rows])
-    topic_x, stance_x = article_features(topic_proba, stance_proba, data.lengths,
-                                         data.article_of, articles)
+    paragraph_thresholds = tune_thresholds(probs.topics[rows], data.topics[rows])
+    scores = [probs.of_article(data, int(a)) for a in articles]
+    topic_x = np.array([topic_features(s.topic_proba, s.weights()) for s in scores])
+    stance_x = np.array([stance_features(s) for s in scores])
+    scope_x = np.array([scope_features(s) for s in scores])
     inside = data.in_scope[articles] == 1
     gold_topics = data.article_topics[articles][inside]
     calibrators = [fit_binary_calibrator(topic_x[inside, j, :], gold_topics[:, j])
                    for j in range(len(codebook.topic_ids))]
     calibrated = np.column_stack([c(topic_x[inside, j, :]) for j, c in enumerate(calibrators)])
-    stance_calibrator = fit_multiclass_calibrator(stance_x[inside], data.article_stance[articles][inside],
-                                                  codebook.stance_ids)
+    stance_stacker = fit_multiclass_calibrator(stance_x[inside], data.article_stance[articles][inside],
+                                               codebook.stance_ids, C=STACKER_C, balanced=True)
     scope_truth = data.in_scope[articles]
+    scope_stacker = fit_binary_calibrator(scope_x, scope_truth, C=STACKER_C)
     return ArticleRule(
         topics=codebook.topic_ids,
         stances=codebook.stance_ids,
@@ -80,11 +72,10 @@ def fit_rule(codebook: Codebook, data, articles: np.ndarray, topic_proba: np.nda
         paragraph_topic_thresholds=paragraph_thresholds,
         article_topic_calibrators=calibrators,
         article_topic_thresholds=tune_thresholds(calibrated, gold_topics),
-        article_stance_calibrator=stance_calibrator,
-        scope_threshold=_scope_threshold(scope_proba[articles], scope_truth),
+        article_stance_stacker=stance_stacker,
+        scope_stacker=scope_stacker,
+        scope_threshold=_scope_threshold(scope_stacker(scope_x), scope_truth),
     )
-
-
 def _scope_threshold(scores: np.ndarray, truth: np.ndarray) -> float:
     """Balances both kinds of scope error (macro-F1), since analysts lose by either."""
     if truth.min() == truth.max():

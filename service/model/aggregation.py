@@ -4,10 +4,13 @@ Written once. The service, the bulk command and the cross-validated evaluation a
 `article_labels`, so the figures in the report are the figures of the rule users get.
 
 The rule, following the codebook: an article topic needs a meaningful share of the text (its
-score combines the strongest paragraph with the length-weighted share of text about it); the
-article stance is the stance that dominates the topical paragraphs, weighted by their length;
-an out-of-scope article gets no topics and the neutral stance. Every article-level score goes
-through a calibrator fitted on out-of-fold articles, so it is a probability too.
+score combines the strongest paragraph with the length-weighted share of text about it). The
+article stance and the scope are stacked decisions: a head that reads the whole article, the
+length-weighted stance mix of the topical paragraphs and the strongest paragraph of each stance
+(an article that is mainly a complaint is critical even if it opens politely; a calm report of
+arrears is critical though most of its paragraphs are figures). Pasted page furniture weighs
+nothing and carries no topic. An out-of-scope article gets no topics and the neutral stance.
+Every article-level score is fitted on out-of-fold articles, so it is a probability too.
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ class ArticleRule:
     paragraph_topic_thresholds: np.ndarray
     article_topic_calibrators: list[Platt]
     article_topic_thresholds: np.ndarray
-    article_stance_calibrator: Softmax
+    article_stance_stacker: Softmax
+    scope_stacker: Platt
     scope_threshold: float
     uncertainty_margin: float = 0.1
+    furniture_threshold: float = 0.5
 
 
 @dataclass
@@ -45,6 +50,7 @@ class ParagraphLabels:
     topic_scores: dict[str, float]
     stance: str
     stance_scores: dict[str, float]
+    furniture: bool = False
 
 
 @dataclass
@@ -69,34 +75,65 @@ class ArticleLabels:
     evidence: Evidence
 
 
-def topic_features(topic_proba: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Per topic: [strongest paragraph, length-weighted share of the text], shape (topics, 2)."""
-    weights = lengths / max(float(lengths.sum()), _MIN_WEIGHT)
-    return np.column_stack([topic_proba.max(axis=0), weights @ topic_proba])
+@dataclass(frozen=True)
+class ArticleScores:
+    """One article's model outputs: per paragraph (rows) and for the whole article."""
+
+    topic_proba: np.ndarray      # (paragraphs, topics)
+    stance_proba: np.ndarray     # (paragraphs, stances)
+    furniture_proba: np.ndarray  # (paragraphs,)
+    lengths: np.ndarray          # (paragraphs,) characters
+    article_stance: np.ndarray   # (stances,) from the head that reads the whole article
+    scope: float                 # from the head that reads the whole article
+
+    def weights(self) -> np.ndarray:
+        """Text length, discounted by how surely a paragraph is page furniture."""
+        return np.asarray(self.lengths, dtype=float) * (1.0 - np.asarray(self.furniture_proba, dtype=float))
 
 
-def stance_features(topic_proba: np.ndarray, stance_proba: np.ndarray,
-                    lengths: np.ndarray) -> np.ndarray:
-    """Log of the stance mix of the topical text, shape (stances,)."""
-    topicality = np.maximum(topic_proba.max(axis=1), _MIN_TOPICALITY)
-    weights = lengths * topicality
-    mix = weights @ stance_proba / max(float(weights.sum()), _MIN_WEIGHT)
-    return np.log(np.clip(mix, 1e-6, 1.0))
+def topic_features(topic_proba: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per topic: [strongest paragraph, weighted share of the text], shape (topics, 2)."""
+    share = weights / max(float(weights.sum()), _MIN_WEIGHT)
+    strongest = (topic_proba * (weights > 0)[:, None]).max(axis=0)
+    return np.column_stack([strongest, share @ topic_proba])
 
 
-def article_labels(rule: ArticleRule, topic_proba: np.ndarray, stance_proba: np.ndarray,
-                   lengths: np.ndarray, scope_score: float) -> ArticleLabels:
-    """Article labels from one article's paragraph probabilities (rows = paragraphs)."""
-    lengths = np.asarray(lengths, dtype=float)
-    features = topic_features(topic_proba, lengths)
+def stance_features(scores: ArticleScores) -> np.ndarray:
+    """The stance stacker's inputs, shape (3 x stances,): the whole-article head's log
+    probabilities, the log stance mix of the topical text, and each stance's strongest topical
+    paragraph."""
+    weights = scores.weights() * np.maximum(scores.topic_proba.max(axis=1), _MIN_TOPICALITY)
+    mix = weights @ scores.stance_proba / max(float(weights.sum()), _MIN_WEIGHT)
+    strongest = (scores.stance_proba * (weights / max(float(weights.max()), _MIN_WEIGHT))[:, None]).max(axis=0)
+    return np.concatenate([_log(scores.article_stance), _log(mix), strongest])
+
+
+def scope_features(scores: ArticleScores) -> np.ndarray:
+    """The scope stacker's inputs: the whole-article head's log-odds, the strongest topical
+    paragraph and the topical share of the text."""
+    weights = scores.weights()
+    topicality = scores.topic_proba.max(axis=1)
+    share = float(weights @ topicality) / max(float(weights.sum()), _MIN_WEIGHT)
+    p = float(np.clip(scores.scope, 1e-6, 1 - 1e-6))
+    return np.array([np.log(p / (1 - p)), float((topicality * (weights > 0)).max()), share])
+
+
+def _log(p: np.ndarray) -> np.ndarray:
+    return np.log(np.clip(p, 1e-6, 1.0))
+
+
+def article_labels(rule: ArticleRule, scores: ArticleScores) -> ArticleLabels:
+    """Article labels from one article's scores."""
+    features = topic_features(scores.topic_proba, scores.weights())
     coef = np.array([c.coef for c in rule.article_topic_calibrators])
     intercept = np.array([c.intercept for c in rule.article_topic_calibrators])
     topic_scores = 1.0 / (1.0 + np.exp(-((features * coef).sum(axis=1) + intercept)))
-    stance_scores = rule.article_stance_calibrator(
-        stance_features(topic_proba, stance_proba, lengths).reshape(1, -1))[0]
+    stance_scores = rule.article_stance_stacker(stance_features(scores).reshape(1, -1))[0]
+    scope_score = float(rule.scope_stacker(scope_features(scores).reshape(1, -1))[0])
     in_scope = bool(scope_score >= rule.scope_threshold)
-    paragraphs = [_paragraph_labels(rule, topic_proba[i], stance_proba[i])
-                  for i in range(len(topic_proba))]
+    paragraphs = [_paragraph_labels(rule, scores.topic_proba[i], scores.stance_proba[i],
+                                    float(scores.furniture_proba[i]))
+                  for i in range(len(scores.topic_proba))]
     if in_scope:
         chosen = [j for j in np.argsort(-topic_scores) if topic_scores[j] >= rule.article_topic_thresholds[j]]
         topics = [(rule.topics[j], float(topic_scores[j])) for j in chosen]
@@ -105,24 +142,29 @@ def article_labels(rule: ArticleRule, topic_proba: np.ndarray, stance_proba: np.
         topics, stance = [], rule.neutral_stance
     return ArticleLabels(
         in_scope=in_scope,
-        in_scope_score=float(scope_score),
+        in_scope_score=scope_score,
         topics=topics,
         topic_scores={t: float(s) for t, s in zip(rule.topics, topic_scores, strict=True)},
         stance=stance,
         stance_scores={s: float(p) for s, p in zip(rule.stances, stance_scores, strict=True)},
         uncertain=_is_uncertain(rule, scope_score, stance_scores),
         paragraphs=paragraphs,
-        evidence=_evidence(rule, topics, stance, topic_proba, paragraphs),
+        evidence=_evidence(rule, topics, stance, scores.topic_proba, paragraphs),
     )
 
 
-def _paragraph_labels(rule: ArticleRule, topic_row: np.ndarray, stance_row: np.ndarray) -> ParagraphLabels:
+def _paragraph_labels(rule: ArticleRule, topic_row: np.ndarray, stance_row: np.ndarray,
+                      furniture_score: float) -> ParagraphLabels:
+    """Page furniture gets no topic and the neutral stance: it evaluates no relationship."""
+    furniture = furniture_score >= rule.furniture_threshold
     order = np.argsort(-topic_row)
     return ParagraphLabels(
-        topics=[rule.topics[j] for j in order if topic_row[j] >= rule.paragraph_topic_thresholds[j]],
+        topics=[] if furniture else [rule.topics[j] for j in order
+                                     if topic_row[j] >= rule.paragraph_topic_thresholds[j]],
         topic_scores={t: float(p) for t, p in zip(rule.topics, topic_row, strict=True)},
-        stance=rule.stances[int(np.argmax(stance_row))],
+        stance=rule.neutral_stance if furniture else rule.stances[int(np.argmax(stance_row))],
         stance_scores={s: float(p) for s, p in zip(rule.stances, stance_row, strict=True)},
+        furniture=furniture,
     )
 
 
@@ -142,7 +184,7 @@ def _evidence(rule: ArticleRule, topics: list[tuple[str, float]], stance: str,
         carrying = [i for i, p in enumerate(paragraphs) if topic in p.topics]
         by_topic[topic] = carrying or [int(np.argmax(topic_proba[:, rule.topics.index(topic)]))]
     topical = [i for i, p in enumerate(paragraphs) if p.topics]
-    pool = topical or list(range(len(paragraphs)))
+    pool = topical or [i for i, p in enumerate(paragraphs) if not p.furniture]
     return Evidence(topics=by_topic,
                     stance=[i for i in pool if paragraphs[i].stance == stance],
                     in_scope=topical)

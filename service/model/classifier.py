@@ -1,8 +1,9 @@
 """The fitted model and the one function that labels articles with it.
 
 `ArticleClassifier` is what `training/` pickles and the service loads: a single scikit-learn
-feature Pipeline (all text preprocessing) shared by three calibrated heads, so each request's
-paragraphs go through the vectoriser exactly once. `classify_articles` is called by the HTTP
+feature Pipeline (all text preprocessing) shared by every calibrated head (paragraph topics,
+paragraph stance, page furniture; article stance and scope on the article vector), so each
+request's paragraphs go through the vectoriser exactly once. `classify_articles` is called by the HTTP
 routes (single and batch) and the bulk command; evaluation calls the same article rule.
 """
 
@@ -16,7 +17,7 @@ import scipy.sparse as sp
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import normalize
 
-from service.model.aggregation import ArticleLabels, ArticleRule, article_labels
+from service.model.aggregation import ArticleLabels, ArticleRule, ArticleScores, article_labels
 from service.model.codebook import Codebook
 from service.model.paragraphs import Span, split_paragraphs
 from service.model.scoring import BinaryHead, MulticlassHead, MultilabelHead
@@ -32,6 +33,8 @@ class ArticleClassifier:
     stance_head: MulticlassHead
     scope_head: BinaryHead
     rule: ArticleRule
+    article_stance_head: MulticlassHead
+    furniture_head: BinaryHead
 
 
 @dataclass(frozen=True)
@@ -47,14 +50,16 @@ class Classification:
     explanation: dict[str, list[tuple[str, float]]] | None = None
 
 
-def article_vectors(rows: sp.csr_matrix, owners: Sequence[int], n_articles: int) -> sp.csr_matrix:
-    """Article feature vectors: the L2-normalised sum of the article's paragraph (and title) rows.
+def article_vectors(rows: sp.csr_matrix, owners: Sequence[int], n_articles: int,
+                    keep: np.ndarray | None = None) -> sp.csr_matrix:
+    """Article feature vectors: the L2-normalised sum of the article's paragraph (and title) rows,
+    leaving out the rows `keep` marks False (page furniture).
 
-    Training builds the scope head's inputs with this same function, so there is one definition.
+    Training builds the article heads' inputs with this same function, so there is one definition.
     """
     owners = np.asarray(owners)
-    membership = sp.csr_matrix((np.ones(len(owners)), (owners, np.arange(len(owners)))),
-                               shape=(n_articles, rows.shape[0]))
+    weights = np.ones(len(owners)) if keep is None else np.asarray(keep, dtype=float)
+    membership = sp.csr_matrix((weights, (owners, np.arange(len(owners)))), shape=(n_articles, rows.shape[0]))
     return normalize(membership @ rows)
 
 
@@ -76,16 +81,21 @@ def classify_articles(model: ArticleClassifier, articles: Sequence[ArticleInput]
     paragraph_rows = rows[:paragraph_count]
     topic_proba = model.topic_head.predict_proba(paragraph_rows)
     stance_proba = model.stance_head.predict_proba(paragraph_rows)
-    vectors = article_vectors(rows, owners, len(articles))
+    furniture_proba = model.furniture_head.predict_proba(paragraph_rows)
+    keep = np.concatenate([furniture_proba < model.rule.furniture_threshold,
+                           np.ones(len(texts) - paragraph_count, dtype=bool)])
+    vectors = article_vectors(rows, owners, len(articles), keep)
     scope = model.scope_head.predict_proba(vectors)
+    article_stance = model.article_stance_head.predict_proba(vectors)
 
     results: list[Classification] = []
     start = 0
     for index, article_spans in enumerate(spans):
         stop = start + len(article_spans)
         lengths = np.array([s.end - s.start for s in article_spans], dtype=float)
-        labels = article_labels(model.rule, topic_proba[start:stop], stance_proba[start:stop],
-                                lengths, float(scope[index]))
+        scores = ArticleScores(topic_proba[start:stop], stance_proba[start:stop], furniture_proba[start:stop],
+                               lengths, article_stance[index], float(scope[index]))
+        labels = article_labels(model.rule, scores)
         explanation = _explain(model, labels, vectors[index]) if explain else None
         results.append(Classification(labels, article_spans, explanation))
         start = stop
@@ -100,7 +110,7 @@ def _explain(model: ArticleClassifier, labels: ArticleLabels,
     for topic, _ in labels.topics:
         estimator = model.topic_head.model.estimators_[model.rule.topics.index(topic)]
         out[topic] = _top_terms(vector, binary_weights(estimator), names)
-    stance_model = model.stance_head.model
+    stance_model = model.article_stance_head.model
     classes = [str(c) for c in stance_model.classes_]
     if labels.in_scope and labels.stance in classes:
         out[labels.stance] = _top_terms(vector, class_weights(stance_model, classes.index(labels.stance)), names)

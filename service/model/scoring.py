@@ -117,28 +117,30 @@ class Softmax:
         return e / e.sum(axis=1, keepdims=True)
 
 
-def fit_binary_calibrator(scores: np.ndarray, y: np.ndarray) -> Platt:
+def fit_binary_calibrator(scores: np.ndarray, y: np.ndarray, C: float = 1e2) -> Platt:
     """Platt scaling on one score or a few score columns; a label that never (or always)
     occurs gets its constant base rate."""
     x, y = _as_columns(scores), np.asarray(y, dtype=int)
     if y.min() == y.max():
         rate = float(np.clip(y.mean(), 1e-4, 1 - 1e-4))
         return Platt(np.zeros(x.shape[1]), float(np.log(rate / (1 - rate))))
-    model = LogisticRegression(C=1e2, max_iter=1000).fit(x, y)
+    model = LogisticRegression(C=C, max_iter=1000).fit(x, y)
     return Platt(model.coef_[0].copy(), float(model.intercept_[0]))
 
 
-
-def fit_multiclass_calibrator(scores: np.ndarray, y: np.ndarray, classes: list[str]) -> Softmax:
-    """Multinomial logistic calibration of per-class scores; a class absent from `y` gets
-    probability ~0."""
+def fit_multiclass_calibrator(scores: np.ndarray, y: np.ndarray, classes: list[str], C: float = 1e2,
+                              balanced: bool = False) -> Softmax:
+    """Multinomial logistic calibration of per-class scores (or any feature columns); a class
+    absent from `y` gets probability ~0. `balanced` weights classes equally, for a decision
+    whose rarer classes matter as much (critical articles)."""
     coef = np.zeros((_as_columns(scores).shape[1], len(classes)))
     intercept = np.full(len(classes), -30.0)
     present = sorted({str(v) for v in y})
     if len(present) == 1:
         intercept[classes.index(present[0])] = 0.0
         return Softmax(coef, intercept)
-    model = LogisticRegression(C=1e2, max_iter=1000).fit(_as_columns(scores), y)
+    model = LogisticRegression(C=C, max_iter=1000, class_weight="balanced" if balanced else None)
+    model.fit(_as_columns(scores), y)
     learned = [str(c) for c in model.classes_]
     if len(learned) == 2:  # scikit-learn stores one weight vector for two classes
         coef[:, classes.index(learned[1])] = model.coef_[0]
