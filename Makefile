@@ -26,11 +26,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
-system-deps: ## install what the browser and Docker tests need (Debian chromium; as root, once)
+system-deps: ## install what the browser and PostgreSQL tests need (Debian chromium, postgresql; as root, once)
 	@bash .ci/system-deps.sh
 
-validate: ## check every corpus file against the codebook (works before install)
-	$(PYTHON) -m training validate
+validate: ## check every corpus file against the codebook (works before install; partner names need it)
+	$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) -m training validate
 
 corpus-stats: ## corpus statistics as a table (add ARGS=--json for JSON)
 	$(PYTHON) -m training stats $(ARGS)

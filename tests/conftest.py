@@ -28,6 +28,7 @@ TINY_PER_PREFIX = 6
 def copy_tiny_corpus(target: Path) -> Path:
     (target / "articles").mkdir(parents=True)
     shutil.copy(DATA / "codebook.toml", target / "codebook.toml")
+    shutil.copy(DATA / "partners.toml", target / "partners.toml")
     for prefix in TINY_CORPUS_PREFIXES:
         for path in sorted((DATA / "articles").glob(f"{prefix}*.txt"))[:TINY_PER_PREFIX]:
             shutil.copy(path, target / "articles" / path.name)

@@ -42,6 +42,7 @@ def make_corpus(tmp_path: Path, files: dict[str, str]) -> Path:
     data = tmp_path / "data"
     (data / "articles").mkdir(parents=True)
     shutil.copy(ROOT / "data" / "codebook.toml", data / "codebook.toml")
+    shutil.copy(ROOT / "data" / "partners.toml", data / "partners.toml")
     for name, text in files.items():
         (data / "articles" / f"{name}.txt").write_text(text, encoding="utf-8")
     return data
@@ -123,6 +124,16 @@ def test_header_problems_are_all_listed(tmp_path: Path) -> None:
         "a-1.txt:2: id 'wrong-name' must equal the file name; rename the file to wrong-name.txt or change the id",
         "a-1.txt:2: unknown style 'wyre': did you mean 'wire'? valid: wire, news, press_release, op_ed, "
         "editorial, analysis, interview, explainer, feature, blog, transcript, brief",
+    ]
+
+
+def test_unknown_partners_are_reported_with_the_canonical_name_or_the_closest_one(tmp_path: Path) -> None:
+    text = GOOD.format(id="a-1").replace('partners = ["Japan"]', 'partners = ["Japn", "UAE", "Pakistan"]')
+    assert messages(make_corpus(tmp_path, {"a-1": text})) == [
+        "a-1.txt:9: unknown partner 'Japn': did you mean 'Japan'? (canonical names: data/partners.toml and pycountry)",
+        "a-1.txt:9: unknown partner 'UAE': it is a form of 'United Arab Emirates'; write the canonical "
+        "'United Arab Emirates'",
+        "a-1.txt:9: partner 'Pakistan' is Pakistan itself, never a partner; remove it",
     ]
 
 

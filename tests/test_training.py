@@ -14,13 +14,16 @@ import sklearn
 from service.model.classifier import ArticleInput, classify_articles
 from service.model.files import current_version, file_sha256
 from service.model.lifecycle import load_verified_model
+from service.model.partners import Gazetteer
 from tests.conftest import DATA, train_tiny
 from training.artifact import data_fingerprint, rollback
 from training.calibration import calibrated_everywhere
 from training.crossval import out_of_fold_scores
 from training.dataset import training_data
 from training.folds import article_folds
+from training.gazetteer import build_gazetteer
 from training.model import DEFAULT_CANDIDATE
+from training.partners_model import candidate_table, fit_about_model
 from training.pipeline_run import _fit_final
 from training.thresholds import GRID, tune_threshold, tune_thresholds
 from training.validation import load_corpus
@@ -65,7 +68,9 @@ def test_thresholds_come_from_out_of_fold_predictions_not_the_training_fit(tiny_
     fold_of = article_folds(data, 5, seed=13)
     raw = out_of_fold_scores(data, fold_of, [DEFAULT_CANDIDATE], seed=13, n_jobs=1)[DEFAULT_CANDIDATE]
     _, oof = calibrated_everywhere(data, raw)
-    model, _ = _fit_final(data, DEFAULT_CANDIDATE, raw, seed=13)
+    gazetteer = build_gazetteer(tiny_data_dir)
+    about = fit_about_model(candidate_table(load_corpus(tiny_data_dir).articles, Gazetteer(gazetteer)))
+    model, _ = _fit_final(data, DEFAULT_CANDIDATE, raw, seed=13, gazetteer=gazetteer, about_model=about)
     np.testing.assert_array_equal(model.rule.paragraph_topic_thresholds, tune_thresholds(oof.topics, data.topics))
     # The training fit is far more confident on its own paragraphs than out of fold: tuning on it would differ.
     texts = [ArticleInput(t) for t in data.texts[:40]]

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from service.feedback.store import is_url
 from training.validation import CorpusInvalid, format_report, load_corpus, validate_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="compare the whole grid of features and heads, not only the routine candidates")
     train.add_argument("--learning-curve", action="store_true",
                        help="also score 25/50/75%% of the training batches (adds a few CV runs to the time)")
-    train.add_argument("--feedback", type=Path, default=None, help="feedback store (default: DATA/feedback)")
+    train.add_argument("--feedback", type=lambda text: text if is_url(text) else Path(text), default=None,
+                       help="feedback store: a folder (default: DATA/feedback) or the service's postgresql:// URL")
     commands.add_parser("evaluate", help="rewrite the evaluation report of the current model")
     suggest = commands.add_parser("suggest", help="rank unlabelled paragraphs by model uncertainty")
     suggest.add_argument("--folder", type=Path, default=None, help="default: DATA/unlabelled")

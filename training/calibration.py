@@ -46,7 +46,7 @@ class Probabilities:
         """One article's scores, in the form the article rule takes them."""
         rows = np.flatnonzero(data.article_of == article)
         return ArticleScores(self.topics[rows], self.stance[rows], self.furniture[rows], data.lengths[rows],
-                             self.article_stance[article], float(self.scope[article]))
+                             self.article_stance[article], float(self.scope[article]), data.ties[article])
 
 
 def fit_calibrators(data: TrainingData, raw: RawScores, rows: np.ndarray, articles: np.ndarray) -> Calibrators:

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from service.model.article_partners import PartnerReader
 from service.model.codebook import Codebook
+from service.model.partners import Gazetteer
 from training.validation import Corpus
 
 
@@ -23,6 +25,7 @@ class TrainingData:
     groups: np.ndarray          # (articles,) article cross-validation group
     batches: np.ndarray         # (articles,) writing-batch group
     furniture: np.ndarray       # (paragraphs,) 0/1 pasted page furniture
+    ties: np.ndarray            # (articles, 3) the names signal the scope decision reads
     article_topics: np.ndarray  # (articles, topics) 0/1
     article_stance: np.ndarray  # (articles,) stance ids
     in_scope: np.ndarray        # (articles,) 0/1
@@ -35,7 +38,8 @@ class TrainingData:
         return np.flatnonzero(np.isin(self.article_of, articles))
 
 
-def training_data(corpus: Corpus) -> TrainingData:
+def training_data(corpus: Corpus, gazetteer: Gazetteer | None = None) -> TrainingData:
+    """The corpus as arrays; with a gazetteer, also each article's names signal (`ties`)."""
     codebook = corpus.codebook
     topic_index = {t: j for j, t in enumerate(codebook.topic_ids)}
     texts, lengths, rows, stances, owners, furniture = [], [], [], [], [], []
@@ -64,7 +68,16 @@ def training_data(corpus: Corpus) -> TrainingData:
         groups=np.array([a.cv_group for a in corpus.articles], dtype=object),
         batches=np.array([a.batch_group for a in corpus.articles], dtype=object),
         furniture=np.array(furniture, dtype=np.int8),
+        ties=_ties(corpus, gazetteer),
         article_topics=article_topics,
         article_stance=np.array([a.stance for a in corpus.articles], dtype=object),
         in_scope=np.array([int(a.in_scope) for a in corpus.articles]),
     )
+
+
+def _ties(corpus: Corpus, gazetteer: Gazetteer | None) -> np.ndarray:
+    if gazetteer is None:
+        return np.zeros((len(corpus.articles), 3))
+    reader = PartnerReader(gazetteer, None)
+    return np.array([reader.relationship_signal(a.title, reader.mentions([p.text for p in a.paragraphs]))
+                     for a in corpus.articles])

@@ -29,17 +29,21 @@ class FeedbackReport:
     used: list[int] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     new_articles: int = 0
+    # Corrections used, by the name of the API key that posted them ("local": loopback, no key configured).
+    contributors: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
-        return (f"{len(self.used)} correction(s) used ({self.new_articles} new article(s)), "
-                f"{len(self.rejected)} rejected")
+        by = ", ".join(f"{name} {count}" for name, count in sorted(self.contributors.items()))
+        return (f"{len(self.used)} correction(s) used ({self.new_articles} new article(s)"
+                f"{'; by ' + by if by else ''}), {len(self.rejected)} rejected")
 
     def as_dict(self) -> dict[str, Any]:
         return {"used": len(self.used), "used_ids": self.used, "new_articles": self.new_articles,
-                "rejected": self.rejected}
+                "contributors": dict(sorted(self.contributors.items())), "rejected": self.rejected}
 
 
-def merge_feedback(corpus: Corpus, folder: Path) -> tuple[Corpus, FeedbackReport]:
+def merge_feedback(corpus: Corpus, folder: Path | str) -> tuple[Corpus, FeedbackReport]:
+    """`folder`: the SQLite store's folder or the PostgreSQL store's URL."""
     report = FeedbackReport()
     records = read_feedback(folder)
     if not records:
@@ -53,6 +57,8 @@ def merge_feedback(corpus: Corpus, folder: Path) -> tuple[Corpus, FeedbackReport
             problem = _apply(record, corpus.codebook, articles, where, by_text, report)
         if problem is None:
             report.used.append(record.id)
+            name = record.contributor or "unnamed"
+            report.contributors[name] = report.contributors.get(name, 0) + 1
         else:
             report.rejected.append(f"#{record.id}: {problem}")
     return Corpus(corpus.codebook, tuple(articles.values())), report

@@ -17,6 +17,7 @@ import scipy
 import sklearn
 
 from service.model.classifier import ArticleClassifier, article_vectors, binary_weights, class_weights
+from service.model.partners import Gazetteer
 from service.model.scoring import BinaryHead, MulticlassHead, MultilabelHead
 from training.artifact import atomic_write_json, data_fingerprint, git_commit, save_artifact
 from training.calibration import calibrated_everywhere, cross_fitted
@@ -25,7 +26,10 @@ from training.dataset import TrainingData, training_data
 from training.evaluation import article_macro_f1, honest_predictions, metrics, selection_score
 from training.feedback_merge import merge_feedback
 from training.folds import article_folds
+from training.gazetteer import build_gazetteer
 from training.model import DEFAULT_CANDIDATE, Candidate, build_features, candidates, shrink_for_shipping
+from training.partner_evaluation import partner_metrics
+from training.partners_model import candidate_table, cross_validate, fit_about_model
 from training.report import write_report
 from training.stats import corpus_stats
 from training.thresholds import fit_rule
@@ -53,7 +57,8 @@ def run_training(data_dir: Path, models_dir: Path, seed: int, fast: bool, feedba
     with step("validating data/"):
         corpus = load_corpus(data_dir)
         corpus, feedback_report = merge_feedback(corpus, feedback_dir)
-        data = training_data(corpus)
+        gazetteer = build_gazetteer(data_dir)
+        data = training_data(corpus, Gazetteer(gazetteer))
         print(f"    {len(corpus.articles)} articles, {len(data.texts)} paragraphs; {feedback_report.summary()}")
         for line in feedback_report.rejected:
             print(f"    rejected correction: {line}")
@@ -69,11 +74,17 @@ def run_training(data_dir: Path, models_dir: Path, seed: int, fast: bool, feedba
             mark = "*" if row["candidate"] == chosen.name else (" " if row["explainable"] else "x")
             print(f"  {mark} {row['candidate']:<28} article macro-F1 {row['article_macro_f1']:.3f}"
                   f"   {row['ms_per_article']:.1f} ms/article")
+    with step("partners: the about model, batch-held-out"):
+        partner_table = candidate_table(corpus.articles, Gazetteer(gazetteer))
+        about_model = fit_about_model(partner_table)
+        about_evaluation = cross_validate(partner_table)
     with step(f"fitting {chosen.name} on the whole corpus"):
-        model, probs = _fit_final(data, chosen, raw[chosen], seed)
+        model, probs = _fit_final(data, chosen, raw[chosen], seed, gazetteer, about_model)
     with step("evaluating"):
         preds = honest_predictions(data, cross_fitted(data, raw[chosen], fold_of), fold_of)
         result = metrics(data, preds, fold_of)
+        result["partners"] = partner_metrics(partner_table, about_evaluation,
+                                             np.array([p.in_scope for p in preds.articles]))
         result["candidates"] = table
         result["chosen"] = chosen.name
         result["grouping"] = "batch"
@@ -168,7 +179,7 @@ def _latency_ms(data: TrainingData, feature_set: str) -> float:
     return 1000 * float(np.median(timings))
 
 
-def _fit_final(data: TrainingData, chosen: Candidate, raw, seed: int):
+def _fit_final(data: TrainingData, chosen: Candidate, raw, seed: int, gazetteer: dict, about_model: dict):
     texts, owners = all_rows(data)
     features = build_features(chosen.features).fit(data.texts)
     shrink_for_shipping(features)
@@ -188,6 +199,8 @@ def _fit_final(data: TrainingData, chosen: Candidate, raw, seed: int):
         rule=fit_rule(data.codebook, data, everything, probs),
         article_stance_head=MulticlassHead(heads.article_stance, calibrators.article_stance, stances),
         furniture_head=BinaryHead(heads.furniture, calibrators.furniture),
+        gazetteer=gazetteer,
+        about_model=about_model,
     )
     return model, probs
 
@@ -275,6 +288,8 @@ def _manifest(version, corpus, data_dir, model, chosen, result, seed, feedback_r
             "paragraph_topics_macro_f1": par["topics"]["macro_f1"],
             "paragraph_stance_macro_f1": par["stance"]["macro_f1"],
             "out_of_scope_f1": art["out_of_scope"]["f1"],
+            "in_scope_recall": art["in_scope"]["recall"],
+            "partners_micro_f1": result["partners"]["end_to_end"]["f1"],
             "selection_score": result["selection_score"],
         },
         "training_seconds": round(seconds, 1),

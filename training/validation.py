@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,9 +54,27 @@ def validate_corpus(data_dir: Path) -> tuple[Corpus | None, list[Problem]]:
         articles += result.articles
         problems += result.problems
     problems += _cross_article_problems(articles)
+    problems += partner_problems(data_dir, articles)
     if problems:
         return None, problems
     return Corpus(codebook, tuple(articles)), []
+
+
+def partner_problems(data_dir: Path, articles: list[Article]) -> list[Problem]:
+    """Header partners that are not a canonical gazetteer entry, with the closest one. The
+    gazetteer needs pycountry (installed by `make install`); without it the check is skipped
+    and says so, so that the rest of validation still runs on a bare Python."""
+    if not (data_dir / "partners.toml").is_file():
+        return [Problem(str(data_dir / "partners.toml"), 0, "the partner gazetteer is missing: every corpus "
+                        "needs partners.toml (see data/README.md)")]
+    try:
+        from training.gazetteer import build_gazetteer, unknown_partner_problems
+
+        gazetteer = build_gazetteer(data_dir)
+    except ImportError:
+        print("note: partner names not checked (pycountry is not installed: run `make install`)", file=sys.stderr)
+        return []
+    return unknown_partner_problems(articles, gazetteer)
 
 
 # Bylines and datelines ("By our correspondent") legitimately repeat between articles.

@@ -1,4 +1,5 @@
-"""The OpenAPI schema, with the label fields of feedback enumerated from the loaded model.
+"""The OpenAPI schema, with the label fields of feedback and the partner names enumerated from
+the loaded model.
 
 Labels are data (the codebook inside the model), not Python constants, so the schema is built
 when first asked for and rebuilt when a reload brings a model with another codebook: /docs then
@@ -12,7 +13,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-LABEL_FIELDS = {"FeedbackRequest": ("topics", "stance"), "ParagraphCorrection": ("topics", "stance")}
+LABEL_FIELDS = {"ArticleFeedback": ("topics", "stance"), "ParagraphFeedback": ("topics", "stance"),
+                "ParagraphCorrection": ("topics", "stance"), "PartnerOut": ("name",)}
 
 
 def _enumerate(node: Any, labels: list[str]) -> None:
@@ -32,7 +34,8 @@ def install_label_aware_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         loaded = app.state.holder.current
         codebook = loaded.classifier.codebook if loaded else None
-        key = codebook.sha256() if codebook else None
+        partners = loaded.classifier.partner_names if loaded else []
+        key = f"{codebook.sha256()}/{len(partners)}" if codebook else None
         if app.openapi_schema is None or built_for["codebook"] != key:
             schema = get_openapi(title=app.title, version=app.version, description=app.description,
                                  routes=app.routes)
@@ -40,7 +43,8 @@ def install_label_aware_openapi(app: FastAPI) -> None:
                 components = schema.get("components", {}).get("schemas", {})
                 for model, fields in LABEL_FIELDS.items():
                     for field in fields:
-                        labels = codebook.topic_ids if field == "topics" else codebook.stance_ids
+                        labels = {"topics": codebook.topic_ids, "stance": codebook.stance_ids,
+                                  "name": partners}[field]
                         _enumerate(components.get(model, {}).get("properties", {}).get(field), labels)
             app.openapi_schema, built_for["codebook"] = schema, key
         return app.openapi_schema

@@ -27,8 +27,17 @@ def classification_body(result: Classification, model_version: str, client_id: s
         "paragraphs": [
             {"index": i, "start": span.start, "end": span.end,
              "topics": [{"label": t, "score": _r(p.topic_scores[t])} for t in p.topics],
-             "stance": {"label": p.stance, "scores": {s: _r(v) for s, v in p.stance_scores.items()}}}
+             "stance": {"label": p.stance, "scores": {s: _r(v) for s, v in p.stance_scores.items()}},
+             "furniture": p.furniture}
             for i, (span, p) in enumerate(zip(result.spans, labels.paragraphs, strict=True))
+        ],
+        "partners": [
+            {"name": partner.name, "salience": _r(partner.salience),
+             "stance": {"label": partner.stance, "scores": {s: _r(v) for s, v in partner.stance_scores.items()}},
+             "evidence": partner.evidence,
+             "mentions": [{"paragraph": m.paragraph, "start": m.start, "end": m.end, "text": m.text}
+                          for m in partner.mentions]}
+            for partner in result.partners or []
         ],
         "evidence": {"topics": labels.evidence.topics, "stance": labels.evidence.stance,
                      "in_scope": labels.evidence.in_scope},

@@ -81,6 +81,24 @@ class ParagraphOut(BaseModel):
     end: int = Field(description="Offset just past its last character: text[start:end] is the paragraph.")
     topics: list[LabelScore]
     stance: StanceOut
+    furniture: bool = Field(description="Pasted page furniture (\"Advertisement\", share lines, tickers): "
+                                        "no topic, neutral, no weight in the article labels.")
+
+
+class MentionOut(BaseModel):
+    paragraph: int = Field(description="Index of the paragraph holding the mention.")
+    start: int = Field(description="Offset of the mention in the submitted text.")
+    end: int = Field(description="Offset just past it: text[start:end] is the mention.")
+    text: str = Field(description="The form found: a name, abbreviation, demonym or capital.")
+
+
+class PartnerOut(BaseModel):
+    name: str = Field(description="Canonical name of the country or international body (GET /v1/labels).")
+    salience: float = Field(description="Calibrated probability that the article is about this partner.")
+    stance: StanceOut = Field(description="Stance toward this partner: of the paragraphs naming it when the "
+                                          "article has two or more partners, else the article stance.")
+    evidence: list[int] = Field(description="Paragraphs that name the partner.")
+    mentions: list[MentionOut]
 
 
 class EvidenceOut(BaseModel):
@@ -105,6 +123,8 @@ class ClassifyResponse(BaseModel):
     stance: StanceOut
     uncertain: bool = Field(description="True when the scope or stance decision is close to its threshold.")
     paragraphs: list[ParagraphOut]
+    partners: list[PartnerOut] = Field(description="The partners the article is about (never Pakistan), most "
+                                                   "salient first; empty when out of scope.")
     evidence: EvidenceOut
     explanation: dict[str, list[TermWeight]] | None = Field(
         None, description="With ?explain=true: per assigned label, the article's terms that pushed it most.")

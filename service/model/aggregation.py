@@ -15,7 +15,7 @@ Every article-level score is fitted on out-of-fold articles, so it is a probabil
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -85,6 +85,7 @@ class ArticleScores:
     lengths: np.ndarray          # (paragraphs,) characters
     article_stance: np.ndarray   # (stances,) from the head that reads the whole article
     scope: float                 # from the head that reads the whole article
+    ties: np.ndarray = field(default_factory=lambda: np.zeros(3))  # names signal, see scope_features
 
     def weights(self) -> np.ndarray:
         """Text length, discounted by how surely a paragraph is page furniture."""
@@ -110,12 +111,21 @@ def stance_features(scores: ArticleScores) -> np.ndarray:
 
 def scope_features(scores: ArticleScores) -> np.ndarray:
     """The scope stacker's inputs: the whole-article head's log-odds, the strongest topical
-    paragraph and the topical share of the text."""
+    paragraph, the topical share of the text, and the names signal (Pakistan's mentions, the
+    partners named, the paragraphs naming both: `ties`)."""
     weights = scores.weights()
     topicality = scores.topic_proba.max(axis=1)
     share = float(weights @ topicality) / max(float(weights.sum()), _MIN_WEIGHT)
     p = float(np.clip(scores.scope, 1e-6, 1 - 1e-6))
-    return np.array([np.log(p / (1 - p)), float((topicality * (weights > 0)).max()), share])
+    return np.concatenate([[np.log(p / (1 - p)), float((topicality * (weights > 0)).max()), share],
+                           scores.ties])
+
+
+def article_stance(rule: ArticleRule, scores: ArticleScores) -> tuple[str, np.ndarray]:
+    """The stance the stacker gives these scores: of a whole article, or of the paragraphs that
+    name one partner."""
+    stance_scores = rule.article_stance_stacker(stance_features(scores).reshape(1, -1))[0]
+    return rule.stances[int(np.argmax(stance_scores))], stance_scores
 
 
 def _log(p: np.ndarray) -> np.ndarray:
@@ -128,7 +138,7 @@ def article_labels(rule: ArticleRule, scores: ArticleScores) -> ArticleLabels:
     coef = np.array([c.coef for c in rule.article_topic_calibrators])
     intercept = np.array([c.intercept for c in rule.article_topic_calibrators])
     topic_scores = 1.0 / (1.0 + np.exp(-((features * coef).sum(axis=1) + intercept)))
-    stance_scores = rule.article_stance_stacker(stance_features(scores).reshape(1, -1))[0]
+    stance_label, stance_scores = article_stance(rule, scores)
     scope_score = float(rule.scope_stacker(scope_features(scores).reshape(1, -1))[0])
     in_scope = bool(scope_score >= rule.scope_threshold)
     paragraphs = [_paragraph_labels(rule, scores.topic_proba[i], scores.stance_proba[i],
@@ -137,7 +147,7 @@ def article_labels(rule: ArticleRule, scores: ArticleScores) -> ArticleLabels:
     if in_scope:
         chosen = [j for j in np.argsort(-topic_scores) if topic_scores[j] >= rule.article_topic_thresholds[j]]
         topics = [(rule.topics[j], float(topic_scores[j])) for j in chosen]
-        stance = rule.stances[int(np.argmax(stance_scores))]
+        stance = stance_label
     else:
         topics, stance = [], rule.neutral_stance
     return ArticleLabels(

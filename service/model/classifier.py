@@ -3,8 +3,9 @@
 `ArticleClassifier` is what `training/` pickles and the service loads: a single scikit-learn
 feature Pipeline (all text preprocessing) shared by every calibrated head (paragraph topics,
 paragraph stance, page furniture; article stance and scope on the article vector), so each
-request's paragraphs go through the vectoriser exactly once. `classify_articles` is called by the HTTP
-routes (single and batch) and the bulk command; evaluation calls the same article rule.
+request's paragraphs go through the vectoriser exactly once. The partner gazetteer and the
+"about" model ride along as plain data. `classify_articles` is called by the HTTP routes (single
+and batch) and the bulk command; evaluation calls the same article rule.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import scipy.sparse as sp
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import normalize
 
-from service.model.aggregation import ArticleLabels, ArticleRule, ArticleScores, article_labels
+from service.model.aggregation import ArticleLabels, ArticleRule, ArticleScores, article_labels, article_stance
+from service.model.article_partners import ArticlePartner, PartnerReader, partner_evidence
 from service.model.codebook import Codebook
 from service.model.paragraphs import Span, split_paragraphs
+from service.model.partners import AboutModel, Gazetteer, Mention
 from service.model.scoring import BinaryHead, MulticlassHead, MultilabelHead
 
 EXPLAIN_TERMS = 8
@@ -35,6 +38,22 @@ class ArticleClassifier:
     rule: ArticleRule
     article_stance_head: MulticlassHead
     furniture_head: BinaryHead
+    gazetteer: dict
+    about_model: dict
+
+    @property
+    def partner_reader(self) -> PartnerReader:
+        """Compiled once per loaded model: the matcher is one regular expression over ~1,300 names."""
+        reader = self.__dict__.get("_partner_reader")
+        if reader is None:
+            reader = PartnerReader(Gazetteer(self.gazetteer), AboutModel(self.about_model))
+            self.__dict__["_partner_reader"] = reader
+        return reader
+
+    @property
+    def partner_names(self) -> list[str]:
+        """Every canonical partner name the gazetteer knows, in its order (Pakistan is never one)."""
+        return [name for name in self.gazetteer["entries"] if name != self.gazetteer["self"]]
 
 
 @dataclass(frozen=True)
@@ -48,6 +67,7 @@ class Classification:
     labels: ArticleLabels
     spans: list[Span]
     explanation: dict[str, list[tuple[str, float]]] | None = None
+    partners: list[ArticlePartner] | None = None
 
 
 def article_vectors(rows: sp.csr_matrix, owners: Sequence[int], n_articles: int,
@@ -86,20 +106,54 @@ def classify_articles(model: ArticleClassifier, articles: Sequence[ArticleInput]
                            np.ones(len(texts) - paragraph_count, dtype=bool)])
     vectors = article_vectors(rows, owners, len(articles), keep)
     scope = model.scope_head.predict_proba(vectors)
-    article_stance = model.article_stance_head.predict_proba(vectors)
+    article_stance_proba = model.article_stance_head.predict_proba(vectors)
+    reader = model.partner_reader
 
     results: list[Classification] = []
     start = 0
-    for index, article_spans in enumerate(spans):
+    for index, (article, article_spans) in enumerate(zip(articles, spans, strict=True)):
         stop = start + len(article_spans)
+        mentions = reader.mentions(texts[start:stop])
         lengths = np.array([s.end - s.start for s in article_spans], dtype=float)
         scores = ArticleScores(topic_proba[start:stop], stance_proba[start:stop], furniture_proba[start:stop],
-                               lengths, article_stance[index], float(scope[index]))
+                               lengths, article_stance_proba[index], float(scope[index]),
+                               reader.relationship_signal(article.title, mentions))
         labels = article_labels(model.rule, scores)
+        partners = (_partners(model, article.title, texts[start:stop], article_spans, mentions, labels,
+                              scores, paragraph_rows[start:stop], keep[start:stop])
+                    if labels.in_scope else [])
         explanation = _explain(model, labels, vectors[index]) if explain else None
-        results.append(Classification(labels, article_spans, explanation))
+        results.append(Classification(labels, article_spans, explanation, partners))
         start = stop
     return results
+
+
+def _partners(model: ArticleClassifier, title: str, texts: list[str], spans: list[Span],
+              mentions: list[list[Mention]], labels: ArticleLabels, scores: ArticleScores,
+              rows: sp.csr_matrix, keep: np.ndarray) -> list[ArticlePartner]:
+    """The partners the article is about. With two or more, each gets the stance of the
+    paragraphs naming it, read by the same heads and rule as the article; with one, the
+    article's stance is the stance toward it."""
+    found = model.partner_reader.about_partners(title, texts)
+    out = []
+    for name, salience in found:
+        evidence, where = partner_evidence(name, mentions, spans)
+        stance, stance_scores = labels.stance, np.array([labels.stance_scores[s] for s in model.rule.stances])
+        if len(found) > 1 and evidence:
+            stance, stance_scores = _stance_of(model, scores, rows, keep, np.array(evidence))
+        out.append(ArticlePartner(name, salience, stance,
+                                  dict(zip(model.rule.stances, map(float, stance_scores), strict=True)),
+                                  evidence, where))
+    return out
+
+
+def _stance_of(model: ArticleClassifier, scores: ArticleScores, rows: sp.csr_matrix, keep: np.ndarray,
+               chosen: np.ndarray) -> tuple[str, np.ndarray]:
+    vector = article_vectors(rows[chosen], np.zeros(len(chosen), dtype=int), 1, keep[chosen])
+    subset = ArticleScores(scores.topic_proba[chosen], scores.stance_proba[chosen], scores.furniture_proba[chosen],
+                           scores.lengths[chosen], model.article_stance_head.predict_proba(vector)[0],
+                           scores.scope, scores.ties)
+    return article_stance(model.rule, subset)
 
 
 def _explain(model: ArticleClassifier, labels: ArticleLabels,
@@ -139,6 +193,10 @@ def binary_weights(estimator) -> np.ndarray:
 
 
 def class_weights(estimator, class_index: int) -> np.ndarray:
+    if hasattr(estimator, "estimators_"):  # one-vs-rest: one binary model per class (one for two classes)
+        if len(estimator.estimators_) == 1:
+            return binary_weights(estimator.estimators_[0]) * (1 if class_index else -1)
+        return binary_weights(estimator.estimators_[class_index])
     if hasattr(estimator, "coef_"):
         coef = np.asarray(estimator.coef_, dtype=float)
         return coef[class_index] if coef.shape[0] > 1 else coef[0] * (1 if class_index else -1)
