@@ -35,16 +35,16 @@ validate: ## check every corpus file against the codebook (works before install;
 corpus-stats: ## corpus statistics as a table (add ARGS=--json for JSON)
 	$(PYTHON) -m training stats $(ARGS)
 
-train: models/CURRENT ## validate, select, fit, evaluate and save a model (only when data or code changed)
+train: models/CURRENT ## validate, select, fit, evaluate and save a model (only when data or code changed; FEEDBACK=postgresql://...)
 
 models/CURRENT: $(STAMP) $(MODEL_INPUTS)
-	$(BIN)/python -m training train
+	$(BIN)/python -m training train $(if $(FEEDBACK),--feedback $(FEEDBACK))
 
 evaluate: $(STAMP) ## rewrite models/metrics.json and models/report.md for the current model
 	$(BIN)/python -m training evaluate
 
-serve: $(STAMP) ## serve the current model on http://$(HOST):$(PORT)
-	$(BIN)/uvicorn service.api.app:app --host $(HOST) --port $(PORT) --no-access-log
+serve: $(STAMP) ## serve the current model on http://$(HOST):$(PORT) with PAKREL_WORKERS workers (default: one per core)
+	$(BIN)/python -m service.api.serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP) system-deps ## run the whole test suite (browser and Docker tests included)
 	$(BIN)/python -m pytest
@@ -76,4 +76,4 @@ docker-build: ## build the image (classic builder, host network)
 
 docker-run: ## run the image on http://$(HOST):$(PORT) with the models/ folder mounted
 	docker run --rm --network host -v "$(CURDIR)/models:/app/models:ro" $(IMAGE) \
-	    uvicorn service.api.app:app --host $(HOST) --port $(PORT) --no-access-log
+	    python -m service.api.serve --host $(HOST) --port $(PORT)

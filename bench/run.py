@@ -32,18 +32,20 @@ from bench.uvicorn_server import RunningServer, memory_mb, uvicorn_server
 from service.model.classifier import ArticleInput
 from service.model.lifecycle import LoadedModel, load_verified_model
 from service.model.paragraphs import split_paragraphs
-from service.settings import ROOT
+from service.settings import ROOT, Settings
 
 RESULTS_DIR = ROOT / "bench" / "results"
 BATCH_SIZE = 32
 LATENCY_WORDS = 800
+DEFAULT_WORKERS = Settings().workers
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="load time per HTTP point (default 20)")
     parser.add_argument("--runs", type=int, default=5, help="in-process runs; the median is reported (default 5)")
-    parser.add_argument("--workers", type=_int_list, default=[1, 2], help="uvicorn worker counts (default 1,2)")
+    parser.add_argument("--workers", type=_int_list, default=sorted({1, DEFAULT_WORKERS}),
+                        help=f"worker counts (default 1,{DEFAULT_WORKERS}: one, and PAKREL_WORKERS' default)")
     parser.add_argument("--concurrency", type=_int_list, default=[1, 8, 64], help="default 1,8,64")
     parser.add_argument("--model-dir", type=Path, default=ROOT / "models")
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data", help="corpus the articles are drawn from")
@@ -82,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         _progress("bulk: the bulk command on generated archives (several minutes)")
         results["bulk"] = bulk_section(args.model_dir)
+    results["default_workers"] = DEFAULT_WORKERS
     results["targets"] = [target.as_dict() for target in evaluate_targets(results)]
     print(render(results))
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -135,9 +138,12 @@ def _http_section(args: argparse.Namespace, articles: list[ArticleInput]) -> tup
 
 def _point(server: RunningServer, load: _Load, concurrency: int, seconds: float) -> dict[str, Any]:
     _progress(f"  {load.label}, concurrency {concurrency}, {server.workers} worker(s)")
+    cpu_before = server.cpu_seconds()
     result = run_load(server.base_url + load.path, load.bodies, concurrency, seconds)
+    cpu = server.cpu_seconds() - cpu_before
     return {"workers": server.workers, "kind": load.kind, "request": load.label, **result.summary(),
-            "articles_per_s": round(result.requests_per_s * load.articles_per_request, 1)}
+            "articles_per_s": round(result.requests_per_s * load.articles_per_request, 1),
+            "server_cpu_ms_per_request": round(1000 * cpu / result.requests, 2) if result.requests else None}
 
 
 def _server_facts(server: RunningServer, started_pids: list[int]) -> dict[str, Any]:

@@ -40,14 +40,16 @@ def _in_process(results: dict[str, Any]) -> str:
 
 
 def _http(results: dict[str, Any]) -> str:
-    title = f"Over HTTP: uvicorn on 127.0.0.1, {results['seconds']:g} s a point (1 worker pinned to its own core)"
+    title = (f"Over HTTP: python -m service.api.serve on 127.0.0.1, {results['seconds']:g} s a point "
+             "(1 worker pinned to its own core)")
     rows = [[str(p["workers"]), p["request"], str(p["concurrency"]), f"{p['requests_per_s']:.1f}",
-             f"{p['articles_per_s']:.1f}", _ms(p["p50_ms"]), _ms(p["p99_ms"]), _ms(p["max_ms"]), str(p["errors"])]
+             f"{p['articles_per_s']:.1f}", _ms(p["p50_ms"]), _ms(p["p99_ms"]), _ms(p["max_ms"]),
+             _ms(p.get("server_cpu_ms_per_request")), str(p["errors"])]
             for p in results["http"]]
     errors = [f"  {p['workers']} worker(s), {p['request']}, concurrency {p['concurrency']}: {count} x {kind}"
               for p in results["http"] for kind, count in p["error_kinds"].items()]
     table = _grid(["workers", "request", "concurrency", "requests/s", "articles/s", "p50 ms", "p99 ms", "max ms",
-                   "errors"], rows)
+                   "server CPU ms/request", "errors"], rows)
     return "\n".join([title, table, *(["Errors:", *errors] if errors else [])])
 
 

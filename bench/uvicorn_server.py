@@ -37,12 +37,24 @@ class RunningServer:
     cold_start_s: float
     log_path: Path
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the workers have used so far."""
+        return sum(cpu_seconds(pid) for pid in self.worker_pids())
+
     def worker_pids(self) -> list[int]:
         """With one worker uvicorn serves from the process it started as; with more, from spawned children."""
         if self.workers == 1:
             return [self.process.pid]
         return [pid for pid, parent, _ in _live_processes()
                 if parent == self.process.pid and b"spawn_main" in _cmdline(pid)]
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def memory_mb(pid: int) -> dict[str, float]:
@@ -76,14 +88,15 @@ def free_port() -> int:
 @contextmanager
 def uvicorn_server(model_dir: Path, workers: int, log_path: Path, cpus: set[int] | None = None,
                    ) -> Iterator[RunningServer]:
-    """Start `uvicorn service.api.app:app`, wait for /health/ready, yield, then stop the whole process group.
+    """Start the service as `make serve` does (`python -m service.api.serve`: uvicorn's supervisor and its
+    workers, default settings), wait for /health/ready, yield, then stop the whole process group.
 
     `cpus` pins the server (affinity is inherited by its workers) so the load generator cannot
     take the cores it is being measured on.
     """
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "service.api.app:app", "--host", "127.0.0.1", "--port", str(port),
-               "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+    command = [sys.executable, "-m", "service.api.serve", "--host", "127.0.0.1", "--port", str(port),
+               "--workers", str(workers)]
     env = {**os.environ, "PAKREL_MODEL_DIR": str(model_dir.resolve()), "PAKREL_LOG_LEVEL": "WARNING"}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:

@@ -6,6 +6,7 @@ of the shipped corpus, once per test session, so service tests exercise real art
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from service.api.app import create_app
 from service.settings import Settings
+from tests.postgres_server import PostgresUnavailable, new_database, postgres_server
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -68,9 +70,14 @@ def settings(tmp_path: Path, model_dir_copy: Path) -> Settings:
     return Settings(model_dir=model_dir_copy, feedback_dir=tmp_path / "feedback")
 
 
+# A client on loopback, as on the analyst's own machine: with no API key configured, admin and feedback
+# endpoints answer only loopback clients (Starlette's default test client address is not an IP).
+LOOPBACK = ("127.0.0.1", 50000)
+
+
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(create_app(settings), client=LOOPBACK) as test_client:
         yield test_client
 
 
@@ -78,3 +85,30 @@ def client(settings: Settings) -> Iterator[TestClient]:
 def seed_text() -> str:
     """A seed article as an analyst would paste it (raw, page furniture included)."""
     return (SEEDS / "002_17d101479c6c7db1.txt").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """One real PostgreSQL server for the session. Without the binaries the tests skip, except with
+    CI=true, where they fail: the shared store is one of the two ways the service keeps corrections."""
+    try:
+        with postgres_server() as url:
+            yield url
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and the PostgreSQL tests cannot run: {exc}", pytrace=False)
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> str:
+    """An empty database of this test's own."""
+    return new_database(postgres_server_url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a feedback store lives, for each backend: an SQLite folder, a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return tmp_path / "feedback"
+    return request.getfixturevalue("postgres_url")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -157,7 +158,10 @@ def test_labels_and_model_describe_the_loaded_model(client: TestClient, settings
     loaded = load_verified_model(settings.model_dir)
     labels = client.get("/v1/labels").json()
     assert labels == {"model_version": loaded.version,
-                      "codebook": json.loads(json.dumps(loaded.classifier.codebook.to_dict()))}
+                      "codebook": json.loads(json.dumps(loaded.classifier.codebook.to_dict())),
+                      "partners": loaded.classifier.partner_names}
+    assert len(labels["partners"]) >= 270 and "Pakistan" not in labels["partners"]
+    assert {"China", "United States", "IMF", "European Union", "Financial Action Task Force"} <= set(labels["partners"])
     model = client.get("/v1/model").json()
     assert model["model_version"] == loaded.version
     assert model["summary_metrics"] == loaded.manifest["summary_metrics"]
@@ -182,7 +186,7 @@ def test_health_metrics_and_not_ready_without_a_model(client: TestClient, tmp_pa
     reason = f"no model in {tmp_path / 'no-models'}: CURRENT is missing or empty; run `make train`"
     assert response.status_code == 503
     assert response.json() == {"status": "not_ready", "model_version": None, "reason": reason,
-                               "last_reload_error": reason}
+                               "last_reload_error": reason, "worker": os.getpid()}
     assert classify.status_code == 503
     assert classify.json() == {"error": "model_not_ready", "message": f"no model is loaded: {reason}"}
 
@@ -231,7 +235,7 @@ def test_one_access_log_line_per_request_without_text_or_secrets(
 def test_openapi_documents_examples_and_errors(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     classify = schema["paths"]["/v1/classify"]["post"]
-    assert set(classify["responses"]) >= {"200", "401", "413", "422", "503"}
+    assert set(classify["responses"]) >= {"200", "400", "401", "413", "422", "503"}
     request_schema = schema["components"]["schemas"]["ArticleRequest"]
     assert request_schema["examples"][0]["text"].startswith("ISLAMABAD, Sep 10 (APP)")
     assert schema["components"]["schemas"]["ClassifyResponse"]["examples"][0]["paragraphs"]
@@ -241,7 +245,34 @@ def test_openapi_documents_examples_and_errors(client: TestClient) -> None:
 def test_openapi_enumerates_the_loaded_models_labels_for_feedback(client: TestClient, settings: Settings) -> None:
     codebook = load_verified_model(settings.model_dir).classifier.codebook
     components = client.get("/openapi.json").json()["components"]["schemas"]
-    stance = components["FeedbackRequest"]["properties"]["stance"]
-    topics = components["ParagraphCorrection"]["properties"]["topics"]
-    assert {"enum": codebook.stance_ids, "type": "string"} in stance["anyOf"]
-    assert topics["anyOf"][0]["items"] == {"enum": codebook.topic_ids, "type": "string"}
+    for model in ("ArticleFeedback", "ParagraphFeedback", "ParagraphCorrection"):
+        stance = components[model]["properties"]["stance"]
+        topics = components[model]["properties"]["topics"]
+        assert {"enum": codebook.stance_ids, "type": "string"} in stance["anyOf"]
+        assert topics["anyOf"][0]["items"] == {"enum": codebook.topic_ids, "type": "string"}
+
+
+def _invalid_request(fields: list[dict[str, str]]) -> dict:
+    return {"error": "invalid_request", "message": "; ".join(f"{f['field']}: {f['message']}" for f in fields),
+            "fields": fields}
+
+
+@pytest.mark.parametrize("value", ["0", "1", "True", "yes", "on", ""])
+def test_explain_is_exactly_true_or_false_as_the_schema_says(client: TestClient, value: str) -> None:
+    for path, body in (("/v1/classify", {"text": ARTICLE}), ("/v1/classify/batch", {"items": [{"text": ARTICLE}]})):
+        response = client.post(path, params={"explain": value}, json=body)
+        assert (response.status_code, response.json()) == (
+            422, _invalid_request([{"field": "explain", "message": "must be true or false"}]))
+    plain = client.post("/v1/classify", params={"explain": "false"}, json={"text": ARTICLE})
+    assert plain.status_code == 200 and plain.json()["explanation"] is None
+
+
+def test_unknown_query_parameters_are_refused_naming_them(client: TestClient) -> None:
+    misspelt = client.post("/v1/classify", params={"explian": "true"}, json={"text": ARTICLE})
+    assert (misspelt.status_code, misspelt.json()) == (422, _invalid_request([
+        {"field": "explian", "message": "is not a known query parameter (this endpoint takes explain); remove it"}]))
+    live = client.get("/health/live", params={"b": "1", "a": "2"})
+    assert (live.status_code, live.json()) == (422, _invalid_request([
+        {"field": name, "message": "is not a known query parameter (this endpoint takes none); remove it"}
+        for name in ("a", "b")]))
+    assert client.get("/", params={"utm_source": "mail"}).status_code == 200  # the page is not the API

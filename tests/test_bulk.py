@@ -7,6 +7,7 @@ import csv
 import dataclasses
 import json
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -307,3 +308,151 @@ def test_a_worker_verifies_the_shipped_model_against_its_manifest(tiny_models_di
                                   model=package.model[:-1] + bytes([package.model[-1] ^ 1]))
     with pytest.raises(ModelLoadError, match="checksum mismatch"):
         worker_model(damaged)
+
+
+# ---------------------------------------------------------------- partners
+
+JAPAN_TEXT = (
+    "ISLAMABAD: Pakistan and Japan signed a new economic partnership agreement on Monday. The Japanese "
+    "ambassador said Japan remains a key partner of Pakistan.\n\n"
+    "Tokyo will fund new infrastructure projects in Pakistan, the Japanese embassy said, and trade between "
+    "Pakistan and Japan grew.")
+CHINA_TEXT = (
+    "BEIJING: Pakistan and China pledged to expand CPEC as Chinese officials met Pakistani ministers in Beijing.\n\n"
+    "China said it would finance new power plants in Pakistan, and Pakistan thanked China for its steadfast support.")
+TRILATERAL_TEXT = (
+    "ISLAMABAD: Pakistan, Japan and China held their first trilateral dialogue on Monday, as Japanese and Chinese "
+    "envoys met Pakistani ministers.\n\n"
+    "Japan pledged new grants for schools in Pakistan, and Tokyo said its partnership with Pakistan would deepen.\n\n"
+    "China said CPEC would expand, and Beijing promised Pakistan new power plants under its partnership with "
+    "Pakistan.\n\n"
+    "Pakistan's foreign minister thanked Japan and China for their support.")
+CRICKET_TEXT = (
+    "Lahore Qalandars beat Karachi Kings by six wickets in the final at the Gaddafi Stadium on Sunday.\n\n"
+    "Fans celebrated late into the night on Mall Road.")
+
+
+@pytest.fixture(scope="module")
+def partner_articles(articles: list[dict]) -> list[dict]:
+    """Articles that clearly name Japan, China or both with Pakistan, one that names no partner, and corpus ones."""
+    return [{"id": "japan", "text": JAPAN_TEXT}, {"id": "china", "text": CHINA_TEXT, "title": "CPEC to expand"},
+            {"id": "trilateral", "text": TRILATERAL_TEXT}, {"id": "cricket", "text": CRICKET_TEXT}, *articles[:16]]
+
+
+@pytest.fixture(scope="module")
+def partner_archive(tmp_path_factory: pytest.TempPathFactory, partner_articles: list[dict]) -> Path:
+    return write_jsonl(tmp_path_factory.mktemp("partners") / "archive.jsonl", partner_articles)
+
+
+@pytest.fixture(scope="module")
+def partner_labels(tmp_path_factory: pytest.TempPathFactory, partner_archive: Path, tiny_models_dir: Path) -> Path:
+    out = tmp_path_factory.mktemp("partner-labels") / "labels.jsonl"
+    assert bulk(partner_archive, out, tiny_models_dir, "--jobs", "1") == 0
+    return out
+
+
+def partner_names(body: dict) -> list[str]:
+    return [p["name"] for p in body["partners"]]
+
+
+def test_output_records_carry_the_partners_the_api_returns(client, partner_articles: list[dict],
+                                                          partner_labels: Path) -> None:
+    lines = {body["id"]: body for body in map(json.loads, partner_labels.read_text().splitlines())}
+    for article in partner_articles:
+        answer = client.post("/v1/classify", json=article).json()
+        assert lines[article["id"]]["partners"] == answer["partners"]
+        for partner in answer["partners"]:
+            assert all(article["text"][m["start"]:m["end"]] == m["text"] for m in partner["mentions"])
+    assert "Japan" in partner_names(lines["japan"]) and "China" in partner_names(lines["china"])
+    assert {"Japan", "China"} <= set(partner_names(lines["trilateral"]))
+    assert lines["cricket"]["partners"] == []
+
+
+def test_partner_option_writes_only_articles_about_a_chosen_partner(partner_archive: Path, partner_labels: Path,
+                                                                    tiny_models_dir: Path, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    everything = [json.loads(line) for line in partner_labels.read_text().splitlines()]
+    about_japan = [body for body in everything if "Japan" in partner_names(body)]
+    assert {"japan", "trilateral"} <= {body["id"] for body in about_japan}
+    out = tmp_path / "japan.jsonl"
+    assert bulk(partner_archive, out, tiny_models_dir, "--partner", "japan", "--chunk-size", "3") == 0
+    assert [json.loads(line) for line in out.read_text().splitlines()] == about_japan
+    left_out = len(everything) - len(about_japan)
+    assert f", {left_out:,} about none of the chosen partners (not written)" in capsys.readouterr().out
+
+    either = tmp_path / "either.jsonl"
+    assert bulk(partner_archive, either, tiny_models_dir, "--partner", "Japan", "--partner", "CHINA") == 0
+    assert [json.loads(line) for line in either.read_text().splitlines()] == [
+        body for body in everything if {"Japan", "China"} & set(partner_names(body))]
+    written = either.read_bytes()
+    assert bulk(partner_archive, either, tiny_models_dir, "--partner", "Japan", "--partner", "CHINA") == 0
+    assert either.read_bytes() == written  # a rerun adds nothing
+
+
+def test_an_unknown_partner_is_refused_naming_the_closest_one(partner_archive: Path, tiny_models_dir: Path,
+                                                              tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "labels.jsonl"
+    assert bulk(partner_archive, out, tiny_models_dir, "--partner", "Japan", "--partner", "Chna") == 2
+    assert capsys.readouterr().err == ("pakrel-bulk: --partner 'Chna' is not a partner this model knows; the closest "
+                                       "is 'China' (the valid names are the \"partners\" of GET /v1/labels)\n")
+    assert not out.exists()
+
+
+def expected_partner_rows(bodies: list[dict]) -> list[list[str]]:
+    """The summary's rows, counted here from the output's own records."""
+    stances = list(next(p for b in bodies for p in b["partners"])["stance"]["scores"])
+    counts: dict[str, dict[str, int]] = {}
+    for body in bodies:
+        for partner in body["partners"]:
+            by_stance = counts.setdefault(partner["name"], dict.fromkeys(stances, 0))
+            by_stance[partner["stance"]["label"]] += 1
+    ordered = sorted(counts.items(), key=lambda item: (-sum(item[1].values()), item[0]))
+    return [["partner", "articles", *stances],
+            *[[name, str(sum(c.values())), *(str(c[s]) for s in stances)] for name, c in ordered],
+            ["(no partner)", str(sum(not b["partners"] for b in bodies)), *[""] * len(stances)]]
+
+
+def test_partners_summary_counts_articles_per_partner_and_stance(partner_labels: Path,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    bodies = [json.loads(line) for line in partner_labels.read_text().splitlines()]
+    rows = expected_partner_rows(bodies)
+    assert {"Japan", "China"} <= {row[0] for row in rows}
+
+    assert main(["partners", str(partner_labels), "--format", "csv"]) == 0
+    assert list(csv.reader(capsys.readouterr().out.splitlines())) == rows
+
+    assert main(["partners", str(partner_labels)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert [re.split(r" {2,}", line) for line in table[:-1]] == [[cell for cell in row if cell] for row in rows]
+    about = sum(bool(b["partners"]) for b in bodies)
+    assert table[-1] == f"{len(bodies)} articles, {about} about at least one partner"
+
+    assert main(["partners", str(partner_labels.with_name("missing.jsonl"))]) == 2
+    assert "missing.jsonl does not exist" in capsys.readouterr().err
+
+
+def test_parquet_keeps_partners_as_a_list_of_structs(partner_archive: Path, partner_labels: Path,
+                                                     tiny_models_dir: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    parquet = pytest.importorskip("pyarrow.parquet")
+    import pyarrow
+    import pyarrow.compute
+
+    out = tmp_path / "labels.parquet"
+    assert bulk(partner_archive, out, tiny_models_dir, "--format", "parquet", "--chunk-size", "8", "--jobs", "1") == 0
+    capsys.readouterr()
+    table = parquet.read_table(out)
+    bodies = [json.loads(line) for line in partner_labels.read_text().splitlines()]
+    assert table.to_pylist(maps_as_pydicts="strict") == bodies
+
+    partner = table.schema.field("partners").type.value_type
+    assert pyarrow.types.is_struct(partner)
+    assert [partner.field(i).name for i in range(partner.num_fields)] == [
+        "name", "salience", "stance", "evidence", "mentions"]
+    assert partner.field("salience").type == pyarrow.float64()
+    assert partner.field("mentions").type.value_type.field("start").type == pyarrow.int64()
+    names = pyarrow.compute.struct_field(pyarrow.compute.list_flatten(table.column("partners")), "name")
+    assert names.to_pylist() == [p["name"] for b in bodies for p in b["partners"]]
+
+    assert main(["partners", str(out), "--format", "csv"]) == 0
+    assert list(csv.reader(capsys.readouterr().out.splitlines())) == expected_partner_rows(bodies)

@@ -55,8 +55,8 @@ def test_image_serves_the_bundled_model_as_non_root(seed_text: str) -> None:
                                capture_output=True, text=True, check=False, timeout=1800)
         assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
         run = subprocess.run(
-            ["docker", "run", "-d", "--name", name, "--network", "host", tag,
-             "uvicorn", "service.api.app:app", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+            ["docker", "run", "-d", "--name", name, "--network", "host", "-e", "PAKREL_WORKERS=2", tag,
+             "python", "-m", "service.api.serve", "--host", "127.0.0.1", "--port", str(port)],
             capture_output=True, text=True, check=False, timeout=600)
         assert run.returncode == 0, run.stderr
         base = f"http://127.0.0.1:{port}"
@@ -81,6 +81,13 @@ def test_image_serves_the_bundled_model_as_non_root(seed_text: str) -> None:
         assert (body["id"], body["model_version"]) == ("seed-002", shipped)
         assert body["in_scope"]["label"] is True
         assert body["paragraphs"] and body["topics"]
+
+        # The default target serves only: no training code, no corpus, no training extras.
+        absent = subprocess.run(["docker", "exec", name, "python", "-c",
+                                 "import importlib.util as u, pathlib as p; print(u.find_spec('matplotlib'), "
+                                 "p.Path('/app/training').exists(), p.Path('/app/data/articles').exists())"],
+                                capture_output=True, text=True, check=True)
+        assert absent.stdout.split() == ["None", "False", "False"]
 
         uid = subprocess.run(["docker", "exec", name, "id", "-u"], capture_output=True, text=True, check=True)
         assert uid.stdout.strip() == "10001"

@@ -96,7 +96,7 @@ def test_failed_reload_keeps_the_old_model_and_reports_everywhere(client: TestCl
     ready = client.get("/health/ready")
     assert ready.status_code == 200
     assert ready.json() == {"status": "ready", "model_version": old, "reason": None,
-                            "last_reload_error": body["error"]}
+                            "last_reload_error": body["error"], "worker": os.getpid()}
     assert client.post("/v1/classify", json={"text": ARTICLE}).json()["model_version"] == old
     assert any("model reload failed, still serving" in r.getMessage() for r in caplog.records)
     assert 'pakrel_model_reloads_total{result="failed"} 1.0' in client.get("/metrics").text

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import re
 import shutil
@@ -171,7 +172,7 @@ def test_page_and_its_files_come_from_the_package_with_no_outside_reference(clie
     assert "default-src 'none'" in policy and "connect-src 'self'" in policy and "script-src 'self'" in policy
     assert 'src="/static/app.js"' in page.text and 'href="/static/style.css"' in page.text
     bodies = [page.text]
-    modules = ("app.js", "api.js", "dom.js", "article.js", "corrections.js", "batch.js")
+    modules = ("app.js", "api.js", "dom.js", "article.js", "corrections.js", "batch.js", "partners.js")
     imported = set(re.findall(r'from "\./([a-z]+\.js)"', "".join((STATIC / m).read_text() for m in modules)))
     assert imported == set(modules) - {"app.js"}, "every module the page imports is served, and no other"
     for name, kind in [*((m, "text/javascript") for m in modules), ("style.css", "text/css")]:
@@ -185,7 +186,7 @@ def test_page_and_its_files_come_from_the_package_with_no_outside_reference(clie
     assert missing.status_code == 404
     assert missing.json() == {"error": "not_found",
                               "message": "no static file 'index.html'; the page's files are app.js, api.js, dom.js, "
-                                         "article.js, corrections.js, batch.js, style.css"}
+                                         "article.js, corrections.js, batch.js, partners.js, style.css"}
     assert client.get("/static/..%2Fapp.py").status_code == 404
     assert "/" not in client.get("/openapi.json").json()["paths"]
 
@@ -244,7 +245,7 @@ def test_analyst_classifies_reads_evidence_and_stores_a_stance_correction(
         "paragraphs": [{"index": p["index"], "topics": by_codebook(t["label"] for t in p["topics"]),
                         "stance": para_stance if p is last else p["stance"]["label"]} for p in expected["paragraphs"]],
         "note": "Quoted officials only; the article itself is critical.", "annotator": "analyst-7",
-        "model_version": expected["model_version"],
+        "model_version": expected["model_version"], "contributor": "default",  # the name of PAKREL_API_KEY
     }
 
     page.click("#send-correction")
@@ -310,13 +311,7 @@ def test_batch_of_two_files_gives_a_sortable_table_and_csv_and_jsonl_equal_to_th
         page.click("#download-csv")
     with Path(csv_download.value.path()).open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    for row in rows:
-        row["scope_score"], row["stance_score"] = float(row["scope_score"]), float(row["stance_score"])
-    assert rows == [{
-        "id": e["id"], "in_scope": str(e["in_scope"]["label"]).lower(), "scope_score": e["in_scope"]["score"],
-        "topics": ";".join(t["label"] for t in e["topics"]), "stance": e["stance"]["label"],
-        "stance_score": e["stance"]["scores"][e["stance"]["label"]], "uncertain": str(e["uncertain"]).lower(),
-        "model_version": e["model_version"], "error": ""} for e in expected]
+    assert _csv_numbers(rows) == [_expected_csv_row(e) for e in expected]
     with page.expect_download() as jsonl_download:
         page.click("#download-jsonl")
     lines = Path(jsonl_download.value.path()).read_text(encoding="utf-8").splitlines()
@@ -383,6 +378,173 @@ def test_a_refused_correction_shows_the_api_message(page: Page, seed_text: str) 
         "error": "invalid_feedback", "message": "stance: unknown label 'x'; valid: a, b", "fields": []}))
     page.click("#send-correction")
     expect(page.locator("#correction-status")).to_have_text("Not stored: stance: unknown label 'x'; valid: a, b")
+
+
+def _csv_numbers(rows: list[dict[str, str]]) -> list[dict]:
+    """The page's CSV with its numbers read as numbers (JavaScript writes 1 where Python writes 1.0)."""
+    for row in rows:
+        row["scope_score"], row["stance_score"] = float(row["scope_score"]), float(row["stance_score"])
+        row["partner_salience"] = [float(s) for s in row["partner_salience"].split(";") if s]
+    return rows
+
+
+def _expected_csv_row(e: dict) -> dict:
+    return {
+        "id": e["id"], "in_scope": str(e["in_scope"]["label"]).lower(), "scope_score": e["in_scope"]["score"],
+        "topics": ";".join(t["label"] for t in e["topics"]), "stance": e["stance"]["label"],
+        "stance_score": e["stance"]["scores"][e["stance"]["label"]],
+        "partners": ";".join(p["name"] for p in e["partners"]),
+        "partner_stances": ";".join(p["stance"]["label"] for p in e["partners"]),
+        "partner_salience": [p["salience"] for p in e["partners"]],
+        "uncertain": str(e["uncertain"]).lower(), "model_version": e["model_version"], "error": ""}
+
+
+# ---------------------------------------------------------------- partners
+
+JAPAN_TEXT = (
+    "ISLAMABAD: Pakistan and Japan signed a new economic partnership agreement on Monday. The Japanese "
+    "ambassador said Japan remains a key partner of Pakistan.\n\n"
+    "Tokyo will fund new infrastructure projects in Pakistan, the Japanese embassy said, and trade between "
+    "Pakistan and Japan grew.")
+CHINA_TEXT = (
+    "BEIJING: Pakistan and China pledged to expand CPEC as Chinese officials met Pakistani ministers in Beijing.\n\n"
+    "China said it would finance new power plants in Pakistan, and Pakistan thanked China for its steadfast support.")
+TRILATERAL_TEXT = (
+    "ISLAMABAD: Pakistan, Japan and China held their first trilateral dialogue on Monday, as Japanese and Chinese "
+    "envoys met Pakistani ministers.\n\n"
+    "Japan pledged new grants for schools in Pakistan, and Tokyo said its partnership with Pakistan would deepen.\n\n"
+    "Advertisement\n\n"
+    "China said CPEC would expand, and Beijing promised Pakistan new power plants under its partnership with "
+    "Pakistan.\n\n"
+    "Pakistan's foreign minister thanked Japan and China for their support.")
+
+# Each mark with its paragraph and its offset in the submitted text, measured in the page's own DOM.
+_MARKED_SPANS = """els => els.map(mark => {
+  const item = mark.closest(".para");
+  const range = document.createRange();
+  range.setStart(item.querySelector(".para-text"), 0);
+  range.setEnd(mark, 0);
+  return [+item.dataset.index, range.toString().length, mark.textContent];
+})"""
+
+
+_INDICES = "els => els.map(e => +e.dataset.index)"
+
+
+def _percent(value: float) -> str:
+    return f"{math.floor(value * 100 + 0.5)}%"  # JavaScript's Math.round, not Python's round-half-even
+
+
+def test_partner_chips_show_salience_and_stance_and_a_click_marks_the_mentions(page: Page, api: httpx.Client) -> None:
+    from playwright.sync_api import expect
+
+    _classify_in_page(page, TRILATERAL_TEXT)
+    expected = api.post("/v1/classify", json={"text": TRILATERAL_TEXT}).json()
+    partners = expected["partners"]
+    assert {"Japan", "China"} <= {p["name"] for p in partners}
+    _, names = _codebook_order(api)
+    chips = page.locator("#partner-chips .partner-chip")
+    expect(chips).to_have_count(len(partners))
+    expect(chips.locator(".partner-name")).to_have_text([p["name"] for p in partners])
+    expect(chips.locator(".salience-value")).to_have_text([_percent(p["salience"]) for p in partners])
+    expect(chips.locator(".stance-tag")).to_have_text([names[p["stance"]["label"]] for p in partners])
+    assert chips.locator(".stance-tag").evaluate_all("els => els.map(e => e.dataset.stance)") == [
+        p["stance"]["label"] for p in partners]
+
+    paragraph_starts = {p["index"]: p["start"] for p in expected["paragraphs"]}
+    for partner in partners:
+        chip = page.locator(f'.partner-chip[data-partner="{partner["name"]}"]')
+        chip.click()
+        expect(chip).to_have_attribute("aria-pressed", "true")
+        marks = page.locator("#paragraphs mark.mention").evaluate_all(_MARKED_SPANS)
+        assert [(i, paragraph_starts[i] + offset, text) for i, offset, text in marks] == [
+            (m["paragraph"], m["start"], m["text"]) for m in partner["mentions"]]
+        assert all(TRILATERAL_TEXT[m["start"]:m["end"]] == m["text"] for m in partner["mentions"])
+        assert page.eval_on_selector_all("#paragraphs .para.is-evidence", _INDICES) == partner["evidence"]
+        expect(page.locator("#evidence-text")).to_contain_text(f"Evidence for {partner['name']}: ")
+        expect(page.locator("#evidence-text")).to_contain_text(f"{len(partner['mentions'])} mentions marked")
+    shown = page.eval_on_selector_all("#paragraphs .para-text", "els => els.map(e => e.textContent)")
+    assert shown == [TRILATERAL_TEXT[p["start"]:p["end"]] for p in expected["paragraphs"]]
+
+    last = page.locator(f'.partner-chip[data-partner="{partners[-1]["name"]}"]')
+    last.focus()
+    page.keyboard.press("Enter")  # the keyboard toggles a chip too, and focus stays on it
+    expect(last).to_have_attribute("aria-pressed", "false")
+    expect(last).to_be_focused()
+    expect(page.locator("#paragraphs mark.mention")).to_have_count(0)
+    page.keyboard.press("Space")
+    expect(page.locator("#paragraphs mark.mention")).to_have_count(len(partners[-1]["mentions"]))
+
+    furniture = [p["index"] for p in expected["paragraphs"] if p["furniture"]]
+    assert furniture
+    assert page.eval_on_selector_all("#paragraphs .para.is-furniture", _INDICES) == furniture
+    expect(page.locator("#paragraphs .para.is-furniture .furniture-tag")).to_have_text(
+        ["page furniture"] * len(furniture))
+
+
+def test_batch_shows_filters_and_groups_partners_and_downloads_them(
+        page: Page, api: httpx.Client, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    files = {"japan.txt": JAPAN_TEXT, "china.txt": CHINA_TEXT, "trilateral.txt": TRILATERAL_TEXT,
+             "cricket.txt": OUT_OF_SCOPE_TEXT}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    page.click("#tab-batch")
+    page.set_input_files("#batch-files", [str(tmp_path / name) for name in files])
+    page.click("#batch-run")
+    expect(page.locator("#batch-progress-text")).to_have_text("Done: 4 classified")
+    expected = api.post("/v1/classify/batch",
+                        json={"items": [{"id": n, "text": t} for n, t in files.items()]}).json()["results"]
+    partners = {e["id"]: [p["name"] for p in e["partners"]] for e in expected}
+    assert "Japan" in partners["japan.txt"] and "China" in partners["china.txt"] and partners["cricket.txt"] == []
+    _, names = _codebook_order(api)
+
+    def cells() -> list[list[str]]:
+        return page.eval_on_selector_all("#results-body tr:not(.group-row)", """rows => rows.map(row => [
+            row.querySelector("td.id").textContent,
+            ...[...row.querySelectorAll(".partner-item")].map(item => item.textContent)])""")
+
+    assert cells() == [[e["id"], *(p["name"] + names[p["stance"]["label"]] for p in e["partners"])]
+                       for e in expected]
+
+    counts: dict[str, int] = {}
+    for listed in partners.values():
+        for name in listed:
+            counts[name] = counts.get(name, 0) + 1
+    by_count = sorted(counts, key=lambda name: (-counts[name], name))
+    options = page.eval_on_selector_all("#partner-filter option", "els => els.map(e => [e.value, e.textContent])")
+    assert options == [["", "All partners"], *([n, f"{n} ({counts[n]})"] for n in by_count)]
+
+    page.select_option("#partner-filter", "Japan")
+    about_japan = [e["id"] for e in expected if "Japan" in partners[e["id"]]]
+    assert [row[0] for row in cells()] == about_japan
+    expect(page.locator("#shown-count")).to_have_text(
+        f"Showing {len(about_japan)} articles about Japan of 4; the downloads hold every article.")
+
+    page.select_option("#partner-filter", "")
+    page.check("#group-by-partner")
+    groups = page.eval_on_selector_all("#results-body tr", """rows => rows.map(row =>
+        row.classList.contains("group-row") ? "group:" + row.dataset.partner
+                                            : row.querySelector("td.id").textContent)""")
+    assert groups == [item for name in by_count
+                      for item in [f"group:{name}", *(e["id"] for e in expected if name in partners[e["id"]])]] + \
+        ["group:", *(e["id"] for e in expected if not partners[e["id"]])]
+    page.uncheck("#group-by-partner")
+
+    page.click('th[data-key="partners"] button')
+    order = list(partners)
+    assert [row[0] for row in cells()] == sorted(order, key=lambda i: (", ".join(partners[i]), order.index(i)))
+
+    with page.expect_download() as csv_download:
+        page.click("#download-csv")
+    with Path(csv_download.value.path()).open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert _csv_numbers(rows) == [_expected_csv_row(e) for e in expected]
+    with page.expect_download() as jsonl_download:
+        page.click("#download-jsonl")
+    lines = Path(jsonl_download.value.path()).read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["partners"] for line in lines] == [e["partners"] for e in expected]
 
 
 # ---------------------------------------------------------------- the README's screenshot

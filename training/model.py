@@ -56,7 +56,8 @@ def candidates(everything: bool = False) -> list[Candidate]:
     return [Candidate(f, h) for f in features for h in heads]
 
 
-DEFAULT_CANDIDATE = Candidate("word", "logreg")
+# What batch-grouped selection chose on the 471-article corpus; `train --fast` fits it alone.
+DEFAULT_CANDIDATE = Candidate("word+char", "logreg")
 
 
 def build_vectoriser(kind: str) -> TfidfVectorizer:
@@ -66,8 +67,11 @@ def build_vectoriser(kind: str) -> TfidfVectorizer:
                                stop_words=STOP_WORDS if kind == "word" else None,
                                max_features=40000, lowercase=False, dtype=np.float32)
     if kind == "char":
-        return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2,
-                               sublinear_tf=True, max_features=60000, lowercase=False,
+        # (3, 5) with 30,000 features against (2, 5) with 60,000, batch-grouped, word+char / logreg:
+        # article topic macro-F1 0.823 against 0.817, stance 0.835 both, and about a third less
+        # transform time and half the model file.
+        return TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=2,
+                               sublinear_tf=True, max_features=30000, lowercase=False,
                                dtype=np.float32)
     raise ValueError(f"unknown vectoriser {kind!r}")
 
@@ -89,7 +93,8 @@ def build_head(kind: str, seed: int, multiclass: bool = False) -> ClassifierMixi
     ten topic heads on word+char features), and a multiclass head is one-vs-rest for the same
     reason (its scores are calibrated jointly afterwards)."""
     if kind == "logreg":
-        binary = LogisticRegression(C=4.0, class_weight="balanced", solver="liblinear", dual=True, max_iter=2000)
+        binary = LogisticRegression(C=4.0, class_weight="balanced", solver="liblinear", dual=True, max_iter=2000,
+                                    random_state=seed)  # the dual solver shuffles: same seed, same model
         return OneVsRestClassifier(binary) if multiclass else binary
     if kind == "linear_svc":
         return LinearSVC(C=0.3, class_weight="balanced")
@@ -99,6 +104,18 @@ def build_head(kind: str, seed: int, multiclass: bool = False) -> ClassifierMixi
     if kind == "complement_nb":
         return ComplementNB(alpha=0.3)
     raise ValueError(f"unknown head {kind!r}")
+
+
+def weights_as_float32(heads: object) -> None:
+    """Store the linear heads' weights in float32, the dtype of the features they multiply: half
+    the model file (the char and word vocabularies times 18 heads), and scores that differ from
+    float64 ones by about 1e-7, far below the calibrators' resolution."""
+    for head in vars(heads).values():
+        for estimator in getattr(head, "estimators_", [head]):
+            for name in ("coef_", "intercept_"):
+                value = getattr(estimator, name, None)
+                if isinstance(value, np.ndarray) and value.dtype == np.float64:
+                    setattr(estimator, name, value.astype(np.float32))
 
 
 def shrink_for_shipping(features: Pipeline) -> None:

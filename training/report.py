@@ -66,6 +66,7 @@ def write_report(models_dir: Path, evaluation: dict[str, Any]) -> Path:
         "",
         _confusion_table(m["article"]["stance"]["confusion"], m["labels"]["stances"]),
         "",
+        *_partner_lines(m.get("partners")),
         "## Paragraph level",
         "",
         _averages_line("topics", m["paragraph"]["topics"]),
@@ -95,6 +96,30 @@ def write_report(models_dir: Path, evaluation: dict[str, Any]) -> Path:
     path = models_dir / "report.md"
     atomic_write_bytes(path, "\n".join(lines).encode())
     return path
+
+
+def _partner_lines(partners: dict[str, Any] | None) -> list[str]:
+    """Micro precision, recall and F1 over (article, partner) pairs, headers as gold, each
+    writing batch scored by an about model fitted on the other batches."""
+    if not partners:
+        return []
+    rows = [("about model, in-scope articles (its task)", partners["in_scope_articles"]),
+            ("end to end: behind the out-of-fold scope decision", partners["end_to_end"]),
+            ("baseline: every partner mentioned", partners["baseline_every_mention"]),
+            ("baseline: the most mentioned partner", partners["baseline_most_mentioned"])]
+    confusion = partners["mentioned_not_about"]
+    return [
+        "## Partners (article level, batch-held-out)",
+        "",
+        "| | precision | recall | F1 |",
+        "| --- | ---: | ---: | ---: |",
+        *[f"| {name} | {f['precision']:.3f} | {f['recall']:.3f} | {f['f1']:.3f} |" for name, f in rows],
+        "",
+        f"Mentioned but not about (in-scope articles): {confusion['candidates']} candidates, "
+        f"{confusion['wrongly_kept']} wrongly kept; about but dropped: {partners['about_not_kept']}; "
+        f"header partners never named in the text: {partners['never_mentioned']}.",
+        "",
+    ]
 
 
 def _learning_curve_lines(points: list[dict[str, float]] | None) -> list[str]:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.routing import APIRoute
 
 from service.api import admin as api_admin
 from service.api import classify as api_classify
@@ -22,11 +24,14 @@ from service.api import feedback as api_feedback
 from service.api import health as api_health
 from service.api import page
 from service.api.errors import install_error_handlers
-from service.api.metrics import create_metrics
+from service.api.metrics import create_metrics, forget_dead_workers, worker_stopped
 from service.api.middleware import RequestGuard
+from service.api.model_watch import current_signature, follow_current
 from service.api.openapi_labels import install_label_aware_openapi
+from service.api.query_parameters import refuse_unknown_query_parameters
+from service.feedback.store import open_store
 from service.model.lifecycle import ModelHolder, ModelLoadError
-from service.settings import Settings
+from service.settings import NO_KEY_WARNING, WARNED_ENV, Settings
 
 log = logging.getLogger("pakrel")
 
@@ -58,6 +63,12 @@ def _install_sighup(app: FastAPI) -> bool:
     return True
 
 
+def operation_id(route: APIRoute) -> str:
+    """The route function's name (`classify`, `list_feedback`, `reload_model`): short, stable operation ids, so
+    generated clients read `classify(...)`, not FastAPI's default `classify_v1_classify_post(...)`."""
+    return route.name
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     _configure_logging(settings.log_level)
@@ -66,23 +77,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.named_keys() and not os.environ.get(WARNED_ENV):
+            log.warning(NO_KEY_WARNING)
+        forget_dead_workers()
         hup = _install_sighup(app)
+        seen = current_signature(settings.model_dir)
         status, body = await run_in_threadpool(api_admin.reload_and_report, app)
         if status != 200:
             log.error("starting without a model: %s", body["error"])
+        poll = (asyncio.get_running_loop().create_task(follow_current(app, settings.model_poll_seconds, seen))
+                if settings.model_poll_seconds > 0 else None)
         yield
+        if poll is not None:
+            poll.cancel()
+            with suppress(asyncio.CancelledError):
+                await poll
         if hup:
             with suppress(Exception):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        await run_in_threadpool(app.state.feedback_store.close)
+        worker_stopped()
 
     app = FastAPI(title="Pakistan foreign-relations article classifier", version="1", description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, generate_unique_id_function=operation_id,
+                  dependencies=[Depends(refuse_unknown_query_parameters)])
     app.state.settings, app.state.metrics, app.state.holder = settings, metrics, holder
+    app.state.feedback_store = open_store(settings.feedback_location(), pooled=True)
+    app.state.admission = api_classify.Admission(settings.max_queue)
     install_error_handlers(app)
     install_label_aware_openapi(app)
     for module in (api_classify, api_admin, api_feedback, api_health, page):
         app.include_router(module.router)
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes, metrics=metrics,
+                       access_log=settings.access_log)
     return app
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from functools import partial
+from typing import Annotated
 
 from anyio import CapacityLimiter, to_thread
 from anyio.lowlevel import RunVar
@@ -11,26 +12,28 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from service.api.auth import require_key_if_protect_all
+from service.api.errors import documented_errors
 from service.contract.errors import ApiError
 from service.contract.limits import check_limits
+from service.contract.query import QueryFlag
 from service.contract.responses import classification_body
-from service.contract.schemas import ArticleRequest, BatchRequest, BatchResponse, ClassifyResponse, ErrorResponse
+from service.contract.schemas import ArticleRequest, BatchRequest, BatchResponse, ClassifyResponse
 from service.model.classifier import ArticleInput, classify_articles
 from service.model.lifecycle import LoadedModel
 from service.settings import Settings
 
-ERRORS = {
-    401: {"model": ErrorResponse, "description": "API key missing or wrong (when PAKREL_PROTECT_ALL is on)."},
-    413: {"model": ErrorResponse, "description": "Body, text, paragraph count or batch over its limit."},
-    422: {"model": ErrorResponse, "description": "A field is missing, of the wrong type, empty or invalid."},
-    503: {"model": ErrorResponse, "description": "No verified model is loaded yet."},
-}
+ERRORS = documented_errors(400, 401, 413, 422, 503, because={
+    503: "No verified model is loaded yet, or the worker already holds PAKREL_MAX_QUEUE requests: retry after "
+         "Retry-After seconds."})
 
 # Classification holds the GIL almost throughout (scikit-learn counts n-grams in pure Python), so a second
 # thread per process adds no throughput, while every classification in flight holds its own working memory:
 # requests beyond this many wait their turn instead of all classifying at once in the 40-thread pool.
 CLASSIFY_THREADS = 1
 _classify_limiter: RunVar[CapacityLimiter] = RunVar("classify_limiter")
+
+# Exactly `true` or `false`, as the schema's boolean says (not FastAPI's 0/1/yes/no/on/off).
+ExplainParam = Annotated[QueryFlag, Query(description="`true` adds the terms that pushed each assigned label.")]
 
 router = APIRouter(prefix="/v1", tags=["classify"], dependencies=[Depends(require_key_if_protect_all)],
                    responses=ERRORS)
@@ -59,6 +62,28 @@ def _count_predictions(request: Request, bodies: list[dict]) -> None:
         predicted.labels(kind=kind, label=label).inc(count)
 
 
+class Admission:
+    """Classify requests one worker holds, running or waiting for the classify thread. Beyond the limit a
+    request is refused at once (503, Retry-After) rather than queued for seconds: the client or the load
+    balancer can send it to a worker with room, and latency stays bounded for the requests that are taken."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.held = limit, 0
+
+    def enter(self) -> None:
+        if self.held >= self.limit:
+            raise ApiError(503, "overloaded",
+                           f"this worker already holds {self.held} classify requests (PAKREL_MAX_QUEUE="
+                           f"{self.limit}); retry after {RETRY_AFTER_S} s", headers={"Retry-After": str(RETRY_AFTER_S)})
+        self.held += 1
+
+    def leave(self) -> None:
+        self.held -= 1
+
+
+RETRY_AFTER_S = 1
+
+
 def _limiter() -> CapacityLimiter:
     """One limiter per event loop (as anyio keeps its own thread limiter), so apps in tests share nothing."""
     limiter = _classify_limiter.get(None)
@@ -71,8 +96,13 @@ def _limiter() -> CapacityLimiter:
 async def _classify(request: Request, items: list[ArticleRequest], explain: bool) -> tuple[LoadedModel, list[dict]]:
     loaded = served_model(request)
     inputs = [ArticleInput(item.text, item.title or "") for item in items]
-    results = await to_thread.run_sync(partial(classify_articles, loaded.classifier, inputs, explain),
-                                       limiter=_limiter())
+    admission: Admission = request.app.state.admission
+    admission.enter()  # the event loop is one thread: no lock needed between the check and the count
+    try:
+        results = await to_thread.run_sync(partial(classify_articles, loaded.classifier, inputs, explain),
+                                           limiter=_limiter())
+    finally:
+        admission.leave()
     threshold = loaded.classifier.rule.scope_threshold
     bodies = [classification_body(r, loaded.version, item.id, threshold)
               for r, item in zip(results, items, strict=True)]
@@ -82,7 +112,7 @@ async def _classify(request: Request, items: list[ArticleRequest], explain: bool
 
 @router.post("/classify", response_model=ClassifyResponse, summary="Label one article")
 async def classify(body: ArticleRequest, request: Request,
-                   explain: bool = Query(False, description="Add the terms that pushed each assigned label.")):
+                   explain: ExplainParam = False):
     check_limits(body.text, request.app.state.settings, "text")
     _, bodies = await _classify(request, [body], explain)
     return JSONResponse(bodies[0])
@@ -90,7 +120,7 @@ async def classify(body: ArticleRequest, request: Request,
 
 @router.post("/classify/batch", response_model=BatchResponse, summary="Label several articles at once")
 async def classify_batch(body: BatchRequest, request: Request,
-                         explain: bool = Query(False, description="Add the terms that pushed each assigned label.")):
+                         explain: ExplainParam = False):
     settings: Settings = request.app.state.settings
     if len(body.items) > settings.max_batch_items:
         raise ApiError(413, "batch_too_large",

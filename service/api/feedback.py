@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from service.api.auth import require_admin_key, require_key_if_protect_all
-from service.api.classify import ERRORS, served_model
+from service.api.auth import FORBIDDEN, require_admin_key
+from service.api.classify import served_model
+from service.api.errors import documented_errors
 from service.contract.errors import ApiError
 from service.contract.limits import check_limits
+from service.contract.query import OptionalTimestamp
 from service.contract.schemas import FeedbackCreated, FeedbackList, FeedbackRequest
-from service.feedback.store import add_feedback, read_feedback
+from service.feedback.store import FeedbackStore, FeedbackUnavailable
 from service.model.codebook import Codebook
-from service.model.paragraphs import split_paragraphs
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
+SINCE_HELP = "Only records stored after this time (RFC 3339, e.g. 2026-01-31T09:30:00Z)."
+STORE_DOWN = "The feedback store cannot be reached (`feedback_unavailable`): retry after Retry-After seconds."
+STORE_OR_MODEL_DOWN = ("No verified model is loaded yet (`model_not_ready`), or the feedback store cannot be "
+                       "reached (`feedback_unavailable`): retry after Retry-After seconds.")
 
 
 def _label_problems(body: FeedbackRequest, codebook: Codebook) -> list[dict[str, str]]:
@@ -31,56 +36,45 @@ def _label_problems(body: FeedbackRequest, codebook: Codebook) -> list[dict[str,
 
     check("topics", body.topics, topics)
     check("stance", [body.stance] if body.stance is not None else None, stances)
-    for i, p in enumerate(body.paragraphs or []):
+    for i, p in enumerate(getattr(body, "paragraphs", None) or []):
         check(f"paragraphs[{i}].topics", p.topics, topics)
         check(f"paragraphs[{i}].stance", [p.stance] if p.stance is not None else None, stances)
     return problems
 
 
-def _shape_problems(body: FeedbackRequest) -> list[dict[str, str]]:
-    problems = []
-    if body.topics is None and body.stance is None and body.in_scope is None and not body.paragraphs:
-        problems.append({"field": "body", "message": "send at least one of topics, stance, in_scope, paragraphs"})
-    if body.level == "paragraph" and (body.paragraphs or body.in_scope is not None):
-        problems.append({"field": "level", "message": "a paragraph correction has only topics and stance"})
-    if body.paragraphs:
-        count = len(split_paragraphs(body.text))
-        for i, p in enumerate(body.paragraphs):
-            if p.index >= count:
-                problems.append({"field": f"paragraphs[{i}].index",
-                                 "message": f"the text has {count} paragraphs (indices 0 to {count - 1})"})
-    return problems
+async def _in_store(request: Request, call):
+    """Run a store call in the thread pool; an unreachable database is a 503 the client can retry."""
+    store: FeedbackStore = request.app.state.feedback_store
+    try:
+        return await run_in_threadpool(call, store)
+    except FeedbackUnavailable as exc:
+        raise ApiError(503, "feedback_unavailable", f"{exc}; the correction was not stored, send it again later",
+                       headers={"Retry-After": "10"}) from exc
 
 
 @router.post("/feedback", status_code=201, response_model=FeedbackCreated, summary="Store a correction",
-             dependencies=[Depends(require_key_if_protect_all)],
              responses={200: {"model": FeedbackCreated, "description": "This client_id was already stored."},
-                        **{k: v for k, v in ERRORS.items() if k in (401, 413, 422, 503)}})
-async def post_feedback(body: FeedbackRequest, request: Request):
+                        **FORBIDDEN, **documented_errors(400, 401, 413, 422, 503, because={503: STORE_OR_MODEL_DOWN})})
+async def post_feedback(body: FeedbackRequest, request: Request, contributor: str = Depends(require_admin_key)):
     check_limits(body.text, request.app.state.settings, "text")
     loaded = served_model(request)
-    problems = _shape_problems(body) + _label_problems(body, loaded.classifier.codebook)
+    problems = _label_problems(body, loaded.classifier.codebook)
     if problems:
         raise ApiError(422, "invalid_feedback", "; ".join(f"{p['field']}: {p['message']}" for p in problems), problems)
     fields = body.model_dump()
     fields["model_version"] = body.model_version or None
-    record, created = await run_in_threadpool(add_feedback, request.app.state.settings.feedback_dir, fields)
+    fields["contributor"] = contributor
+    record, created = await _in_store(request, lambda store: store.add(fields))
     return JSONResponse({"id": record.id, "created": created, "stored_at": record.created},
                         status_code=201 if created else 200)
 
 
 @router.get("/feedback", response_model=FeedbackList, summary="List stored corrections",
             dependencies=[Depends(require_admin_key)],
-            responses={k: v for k, v in ERRORS.items() if k in (401, 422)})
+            responses={**FORBIDDEN, **documented_errors(401, 422, 503, because={503: STORE_DOWN})})
 async def list_feedback(request: Request,
-                        since: datetime | None = Query(None, description="Only records stored after this time."),
+                        since: Annotated[OptionalTimestamp, Query(description=SINCE_HELP)] = None,
                         limit: int = Query(1000, ge=1, le=10000)):
-    since_text = None
-    if since is not None:
-        aware = since if since.tzinfo else since.replace(tzinfo=UTC)
-        try:
-            since_text = aware.astimezone(UTC).isoformat(timespec="microseconds")
-        except OverflowError:  # a time past year 9999 in UTC: nothing can be newer
-            since_text = datetime.max.replace(tzinfo=UTC).isoformat(timespec="microseconds")
-    records = await run_in_threadpool(read_feedback, request.app.state.settings.feedback_dir, since_text, limit)
+    since_text = since.isoformat(timespec="microseconds") if since is not None else None
+    records = await _in_store(request, lambda store: store.read(since_text, limit))
     return {"records": [r.as_dict() for r in records]}

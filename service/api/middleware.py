@@ -27,8 +27,8 @@ class TooLarge(Exception):
 
 
 class RequestGuard:
-    def __init__(self, app: Any, max_body_bytes: int, metrics: Metrics) -> None:
-        self.app, self.max_body_bytes, self.metrics = app, max_body_bytes, metrics
+    def __init__(self, app: Any, max_body_bytes: int, metrics: Metrics, access_log: bool = True) -> None:
+        self.app, self.max_body_bytes, self.metrics, self.access_log = app, max_body_bytes, metrics, access_log
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -98,6 +98,8 @@ class RequestGuard:
         route = getattr(route_obj, "path", None) or "unmatched"
         self.metrics.requests.labels(method=scope["method"], route=route, status=str(status)).inc()
         self.metrics.latency.labels(route=route).observe(elapsed)
+        if not (self.access_log and log.isEnabledFor(logging.INFO)):
+            return
         state = scope.get("state") or {}
         log.info(json.dumps({"event": "request", "request_id": request_id, "method": scope["method"],
                              "route": route, "status": status, "latency_ms": round(elapsed * 1000, 2),

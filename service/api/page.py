@@ -19,7 +19,8 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 _SCRIPT = "text/javascript; charset=utf-8"
 # The page's ES modules (app.js imports the others) and its stylesheet; nothing else is served.
-_ASSETS = {**{f"{module}.js": _SCRIPT for module in ("app", "api", "dom", "article", "corrections", "batch")},
+_MODULES = ("app", "api", "dom", "article", "corrections", "batch", "partners")
+_ASSETS = {**{f"{module}.js": _SCRIPT for module in _MODULES},
            "style.css": "text/css; charset=utf-8"}
 _HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 _PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "

@@ -7,7 +7,8 @@ output is at every moment a valid prefix of the full answer. A rerun with the sa
 therefore skips what is there and carries on. Bad records go to the errors file with their
 line and reason; they never stop the run.
 
-    pakrel-bulk classify --in archive.jsonl --out labels.jsonl [--jobs N] [--engine dask]
+    pakrel-bulk classify --in archive.jsonl --out labels.jsonl [--jobs N] [--engine dask] [--partner NAME ...]
+    pakrel-bulk partners labels.jsonl      # articles per partner and stance, from an output
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from tqdm import tqdm
 from service.bulk.archive import BadRecord, BulkError, Partition, Plan, archive_kind, plan_partitions
 from service.bulk.output import FORMATS, JSONL, Completed, ErrorsSink, completed, open_sink
 from service.bulk.partition import PartitionResult, WorkerSetup, label_partition, results_in_order
+from service.bulk.partners import SUMMARY_FORMATS, partner_summary, resolve_partners
 from service.model.lifecycle import LoadedModel, ModelLoadError, load_verified_model
 from service.settings import Settings
 
@@ -54,6 +56,7 @@ class BulkJob:
     scheduler: str | None = None
     explain: bool = False
     progress: bool = True
+    partners: tuple[str, ...] = ()  # keep only articles about one of these (checked against the model)
 
     @property
     def errors_path(self) -> Path:
@@ -73,6 +76,7 @@ class Summary:
     skipped: int = 0
     elapsed: float = 0.0
     interrupted: bool = False
+    filtered: int | None = None  # with --partner: articles about none of the chosen partners
     errors_path: Path | None = None
     out: Path | None = None
 
@@ -81,6 +85,8 @@ class Summary:
         text = (f"pakrel-bulk: {self.labelled:,} articles labelled, {self.errors:,} errors (in {self.errors_path}), "
                 f"{self.skipped:,} skipped (already in {self.out}), {rate:,.1f} articles/s, "
                 f"{self.elapsed:,.1f} s elapsed")
+        if self.filtered is not None:
+            text += f", {self.filtered:,} about none of the chosen partners (not written)"
         if self.interrupted:
             text += "; interrupted: rerun the same command to continue"
         return text
@@ -90,13 +96,15 @@ def run(job: BulkJob) -> Summary:
     started = time.perf_counter()
     _check_job(job)
     loaded = load_verified_model(job.settings.model_dir)
+    partners = resolve_partners(job.partners, loaded.classifier.partner_names)
     done = completed(job.out, job.fmt)
     _check_same_model(done, loaded, job.out)
     plan = plan_partitions(job.source, job.chunk_size, job.settings)
     # Workers need only the limits: the API key stays in this process.
-    setup = WorkerSetup(job.settings.model_copy(update={"api_key": None}), frozenset(done.ids), job.explain)
+    setup = WorkerSetup(job.settings.model_copy(update={"api_key": None}), frozenset(done.ids), job.explain,
+                        partners)
     sink, errors = open_sink(job.out, job.fmt), ErrorsSink(job.errors_path)
-    summary = Summary(errors_path=job.errors_path, out=job.out)
+    summary = Summary(errors_path=job.errors_path, out=job.out, filtered=0 if partners else None)
     try:
         with (_StopRequest() as stop,
               tqdm(total=plan.records, initial=min(len(done.ids), plan.records), unit=" articles",
@@ -104,11 +112,12 @@ def run(job: BulkJob) -> Summary:
               closing(_results(job, plan, loaded, setup)) as results):
             seen: set[str] = set()
             for written, result in enumerate(results, start=1):
+                filtered_before = summary.filtered or 0
                 lines, bad = _in_order(result, seen, summary)
                 sink.write(lines)
                 errors.write(bad)
                 summary.labelled, summary.errors = summary.labelled + len(lines), summary.errors + len(bad)
-                progress.update(len(lines) + len(bad))
+                progress.update(len(lines) + len(bad) + (summary.filtered or 0) - filtered_before)
                 if stop.requested and written < len(plan.partitions):
                     summary.interrupted = True
                     break
@@ -130,7 +139,9 @@ def _in_order(result: PartitionResult, seen: set[str], summary: Summary) -> tupl
                                  "and was labelled under it: give each article its own id"))
             continue
         seen.add(item.id)
-        if item.body is None:
+        if not item.chosen:
+            summary.filtered = (summary.filtered or 0) + 1
+        elif item.body is None:
             summary.skipped += 1
         else:
             lines.append(item.body)
@@ -261,17 +272,39 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_argument("--format", dest="fmt", choices=FORMATS, default=JSONL)
     classify.add_argument("--model-dir", type=Path, help="model folder (default: PAKREL_MODEL_DIR or models/)")
     classify.add_argument("--explain", action="store_true", help="add the terms behind each label, as ?explain=true")
+    classify.add_argument("--partner", dest="partners", action="append", default=[], metavar="NAME",
+                          help="write only articles about this partner (a name GET /v1/labels lists under "
+                               "\"partners\", any case); repeat for several. A rerun must choose the same ones")
     classify.add_argument("--no-progress", action="store_true", help="no progress bar")
+    partners = commands.add_parser(
+        "partners", help="count the articles of an output per partner and stance",
+        description="Reads a classify output (a .jsonl file or a parquet folder, finished or not) and prints, "
+                    "per partner, the articles about it by the stance toward it; an article about two partners "
+                    "counts for both. Needs no model.")
+    partners.add_argument("out", type=Path, help="the --out of a pakrel-bulk classify run")
+    partners.add_argument("--format", dest="fmt", choices=SUMMARY_FORMATS, default="table")
     return parser
+
+
+def _print_partners(out: Path, fmt: str) -> int:
+    try:
+        summary = partner_summary(out)
+    except BulkError as exc:
+        print(f"pakrel-bulk: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(summary.csv() if fmt == "csv" else summary.table())
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "partners":
+        return _print_partners(args.out, args.fmt)
     settings = Settings()
     if args.model_dir is not None:
         settings = settings.model_copy(update={"model_dir": args.model_dir})
     job = BulkJob(args.source, args.out, settings, args.errors, args.jobs, args.chunk_size, args.fmt, args.engine,
-                  args.scheduler, args.explain, progress=not args.no_progress)
+                  args.scheduler, args.explain, progress=not args.no_progress, partners=tuple(args.partners))
     try:
         summary = run(job)
     except (BulkError, ModelLoadError) as exc:

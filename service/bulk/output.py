@@ -13,6 +13,7 @@ import json
 import os
 import types
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,32 @@ def _parquet_completed(out: Path) -> Completed:
         done.ids.update(table.column("id").to_pylist())
         done.model_versions.update(table.column("model_version").to_pylist())
     return done
+
+
+def read_records(out: Path, columns: list[str]) -> Iterator[dict[str, Any]]:
+    """The label records of an output, JSONL file or Parquet folder (told apart by what `out` is),
+    holding only `columns`; a half last line left by a killed run is not a record yet."""
+    if not out.exists():
+        raise BulkError(f"{out} does not exist: give the --out of a pakrel-bulk classify run")
+    if out.is_dir():
+        arrow, parquet = _pyarrow()
+        for part in sorted(out.glob(_PART_GLOB)):
+            try:
+                table = parquet.read_table(part, columns=columns)
+            except (arrow.ArrowException, OSError) as exc:
+                raise BulkError(f"{part} is not a pakrel-bulk part file with {', '.join(columns)} ({exc})") from exc
+            yield from table.to_pylist(maps_as_pydicts="strict")
+        return
+    with open(out, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.endswith(b"\n"):
+                break
+            try:
+                body = json.loads(raw)
+                yield {name: body[name] for name in columns}
+            except (ValueError, TypeError, KeyError) as exc:
+                raise BulkError(f"{out} line {number} is not a pakrel-bulk label line with "
+                                f"{', '.join(columns)}") from exc
 
 
 class JsonlSink:

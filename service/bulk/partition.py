@@ -3,7 +3,8 @@
 A local worker process and a Dask worker both call `label_partition`: read the partition's
 records, check them like the API, skip ids an earlier run wrote, and turn the rest into the
 exact `/v1/classify` bodies with the service's own `classify_articles` and
-`classification_body`. Results travel back as ready JSON lines, so the writer only appends.
+`classification_body`, keeping (with `--partner`) only articles about a chosen partner. Results
+travel back as ready JSON lines, so the writer only appends.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Protocol
 
 from service.bulk.archive import Article, BadRecord, Partition, read_partition
 from service.contract.responses import classification_body
-from service.model.classifier import ArticleInput, classify_articles
+from service.model.classifier import ArticleInput, Classification, classify_articles
 from service.model.lifecycle import LoadedModel
 from service.settings import Settings
 
@@ -29,6 +30,7 @@ class WorkerSetup:
     settings: Settings
     done: frozenset[str]
     explain: bool
+    partners: frozenset[str] = frozenset()  # keep only articles about one of these (empty: keep all)
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,8 @@ class Labelled:
     id: str
     source: str
     line: int | None
-    body: str | None  # the /v1/classify body as one JSON line; None when an earlier run wrote this id
+    body: str | None  # the /v1/classify body as one JSON line; None when it is not to be written, because
+    chosen: bool = True  # an earlier run wrote this id (True) or it is about none of the --partner partners (False)
 
 
 @dataclass(frozen=True)
@@ -49,39 +52,48 @@ def label_partition(loaded: LoadedModel, partition: Partition, setup: WorkerSetu
     records = list(read_partition(partition, setup.settings))
     bad = [r for r in records if isinstance(r, BadRecord)]
     articles = [r for r in records if isinstance(r, Article)]
-    bodies = iter(_label(loaded, [a for a in articles if a.id not in setup.done], setup.explain))
+    bodies = iter(_label(loaded, [a for a in articles if a.id not in setup.done], setup))
     labelled: list[Labelled] = []
     for article in articles:
-        body = None if article.id in setup.done else next(bodies)
+        if article.id in setup.done:
+            labelled.append(Labelled(article.id, article.source, article.line, None))
+            continue
+        body = next(bodies)
         if isinstance(body, BadRecord):
             bad.append(body)
         else:
-            labelled.append(Labelled(article.id, article.source, article.line, body))
+            labelled.append(Labelled(article.id, article.source, article.line, body, chosen=body is not None))
     return PartitionResult(labelled, bad)
 
 
-def _label(loaded: LoadedModel, articles: list[Article], explain: bool) -> list[str | BadRecord]:
+def _label(loaded: LoadedModel, articles: list[Article], setup: WorkerSetup) -> list[str | None | BadRecord]:
     """All bodies of a chunk from one classify call; should that call fail, each article alone,
     so an article that breaks the model costs only itself."""
     with contextlib.suppress(Exception):
-        return list(_bodies(loaded, articles, explain))
-    labelled: list[str | BadRecord] = []
+        return list(_bodies(loaded, articles, setup))
+    labelled: list[str | None | BadRecord] = []
     for article in articles:
         try:
-            labelled += _bodies(loaded, [article], explain)
+            labelled += _bodies(loaded, [article], setup)
         except Exception as exc:
             labelled.append(BadRecord(article.source, article.line, article.id, "classify_failed",
                                       f"the model failed on this article ({type(exc).__name__}: {exc})"))
     return labelled
 
 
-def _bodies(loaded: LoadedModel, articles: list[Article], explain: bool) -> list[str]:
+def _bodies(loaded: LoadedModel, articles: list[Article], setup: WorkerSetup) -> list[str | None]:
+    """One JSON body per article; None for an article about none of the chosen partners."""
     if not articles:
         return []
-    results = classify_articles(loaded.classifier, [ArticleInput(a.text, a.title) for a in articles], explain)
+    results = classify_articles(loaded.classifier, [ArticleInput(a.text, a.title) for a in articles], setup.explain)
     threshold = loaded.classifier.rule.scope_threshold
     return [json.dumps(classification_body(result, loaded.version, article.id, threshold))
+            if _about_chosen(result, setup.partners) else None
             for result, article in zip(results, articles, strict=True)]
+
+
+def _about_chosen(result: Classification, partners: frozenset[str]) -> bool:
+    return not partners or any(p.name in partners for p in result.partners or [])
 
 
 class _Future(Protocol):

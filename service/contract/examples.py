@@ -41,6 +41,19 @@ FEEDBACK_REQUEST_EXAMPLE: dict[str, Any] = {
     "model_version": "20261124-021119",
 }
 
+ARTICLE_FEEDBACK_EXAMPLE: dict[str, Any] = {
+    "level": "article",
+    "text": SEED_TEXT,
+    "title": SEED_TITLE,
+    "topics": ["diplomacy", "trade", "development_aid", "people_exchange"],
+    "stance": "supportive",
+    "in_scope": True,
+    "paragraphs": [{"index": 1, "topics": ["trade"], "stance": "neutral"}],
+    "annotator": "amina",
+    "client_id": "3c59dc04-8f1a-4b8e-a7a5-0d5c1f7e2b44",
+    "model_version": "20261124-021119",
+}
+
 RESPONSE_FILE = Path(__file__).with_name("classify_response_example.json")
 CLASSIFY_RESPONSE_EXAMPLE: dict[str, Any] = (
     json.loads(RESPONSE_FILE.read_text(encoding="utf-8")) if RESPONSE_FILE.exists() else {}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from service.contract.examples import (
+    ARTICLE_FEEDBACK_EXAMPLE,
     BATCH_REQUEST_EXAMPLE,
     CLASSIFY_REQUEST_EXAMPLE,
     CLASSIFY_RESPONSE_EXAMPLE,
@@ -135,27 +136,61 @@ class BatchResponse(BaseModel):
     results: list[ClassifyResponse]
 
 
+def _integral(value: object) -> object:
+    """JSON Schema counts 1.0 as the integer 1 (so clients and fuzzers may send it); strict pydantic would not."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class ParagraphCorrection(_Strict):
-    index: int = Field(ge=0, description="Paragraph index as returned by /v1/classify.")
+    index: Annotated[int, BeforeValidator(_integral)] = Field(
+        ge=0, description="Paragraph index as returned by /v1/classify (`text` split at blank lines). An index "
+                          "the text does not have is stored all the same; training reports it and skips it.")
     topics: list[CleanStr] | None = None
     stance: CleanStr | None = None
 
 
-class FeedbackRequest(_Strict):
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [FEEDBACK_REQUEST_EXAMPLE]})
+FEEDBACK_LEVELS = ("article", "paragraph")
 
-    level: Literal["article", "paragraph"] = Field("article", description="What `text` is.")
-    text: ArticleText = Field(description="The article text, or the paragraph text for level=paragraph.")
+
+class _Correction(_Strict):
+    """What both levels of correction have. Every label field is optional: one left out (or null) is left
+    unchanged. A correction with no label at all is stored too (its note may flag the text for a person);
+    training reports it and learns nothing from it."""
+
+    level: str
+    text: ArticleText
     title: ShortStr | None = None
     topics: list[CleanStr] | None = Field(None, description="Corrected topics (omit to leave unchanged).")
     stance: CleanStr | None = Field(None, description="Corrected stance (omit to leave unchanged).")
-    in_scope: bool | None = Field(None, description="Corrected scope verdict (article level).")
-    paragraphs: list[ParagraphCorrection] | None = Field(
-        None, description="Article level: corrected labels of individual paragraphs.")
     note: Annotated[CleanStr, StringConstraints(max_length=2000)] | None = None
     annotator: ShortStr | None = None
     client_id: ShortStr | None = Field(None, description="Idempotency key: the same id is stored once.")
     model_version: ShortStr | None = Field(None, description="The model version that made the corrected prediction.")
+
+
+class ArticleFeedback(_Correction):
+    """A correction of a whole article: its labels and, by index, its paragraphs' labels."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [ARTICLE_FEEDBACK_EXAMPLE]})
+
+    level: Literal["article"] = Field(description="`text` is a whole article.")
+    text: ArticleText = Field(description="The article's text, paragraphs separated by blank lines.")
+    in_scope: bool | None = Field(None, description="Corrected scope verdict.")
+    paragraphs: list[ParagraphCorrection] | None = Field(
+        None, description="Corrected labels of individual paragraphs.")
+
+
+class ParagraphFeedback(_Correction):
+    """A correction of one paragraph on its own: its topics, its stance, or both."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [FEEDBACK_REQUEST_EXAMPLE]})
+
+    level: Literal["paragraph"] = Field(description="`text` is one paragraph.")
+    text: ArticleText = Field(description="The paragraph's text.")
+
+
+# One model per level, chosen by `level` (an OpenAPI discriminator): each states its own fields.
+FeedbackRequest = Annotated[ArticleFeedback | ParagraphFeedback, Field(discriminator="level")]
 
 
 class FeedbackCreated(BaseModel):
@@ -183,7 +218,9 @@ class ReadyResponse(BaseModel):
     status: Literal["ready", "not_ready"]
     model_version: str | None = None
     reason: str | None = None
-    last_reload_error: str | None = None
+    last_reload_error: str | None = Field(None, description="Why this worker's last reload was refused "
+                                                             "(it still serves model_version).")
+    worker: int | None = Field(None, description="Process id of the worker that answered: each reports its own.")
 
 
 class ReloadResponse(BaseModel):

@@ -3,7 +3,17 @@
 
 import { refreshStatus, settleKey } from "./api.js";
 import { article, classifyArticle, openTextFile, selectEvidence, setView, updateTextStats } from "./article.js";
-import { addBatchFiles, clearBatch, download, resultsCsv, resultsJsonl, runBatch, sortBy } from "./batch.js";
+import {
+  addBatchFiles,
+  clearBatch,
+  download,
+  filterByPartner,
+  groupByPartner,
+  resultsCsv,
+  resultsJsonl,
+  runBatch,
+  sortBy,
+} from "./batch.js";
 import { resetLabels, sendCorrection } from "./corrections.js";
 import { $, ANNOTATOR_STORAGE, hideMessage, onTabKey, selectTab, storage } from "./dom.js";
 
@@ -70,6 +80,8 @@ function wireBatch() {
   for (const th of document.querySelectorAll("#results-table th[data-key]")) {
     th.querySelector("button").addEventListener("click", () => sortBy(th.dataset.key));
   }
+  $("partner-filter").addEventListener("change", (event) => filterByPartner(event.target.value));
+  $("group-by-partner").addEventListener("change", (event) => groupByPartner(event.target.checked));
   $("download-csv").addEventListener("click", () => download("csv", "text/csv;charset=utf-8", resultsCsv()));
   $("download-jsonl").addEventListener("click", () => download("jsonl", "application/x-ndjson", resultsJsonl()));
 }

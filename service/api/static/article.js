@@ -3,6 +3,7 @@
 import { api, byCodebook, ensureCodebook, labels, stanceName, topicName } from "./api.js";
 import { edited, renderChanges } from "./corrections.js";
 import { $, h, hideMessage, isBusy, keepingFocus, plural, score, setBusy, showMessage } from "./dom.js";
+import { mentionsIn, partnerOf, renderPartners, selectedPartner, withMentions } from "./partners.js";
 
 // ---------------------------------------------------------------- one article: classify
 
@@ -99,6 +100,7 @@ export function evidenceFor(selection) {
   const { result } = article;
   const where = (test) => result.paragraphs.filter(test).map((p) => p.index);
   if (selection.kind === "scope") return selection.label === "in_scope" ? result.evidence.in_scope : [];
+  if (selection.kind === "partner") return partnerOf(selection.label)?.evidence ?? [];
   if (selection.kind === "stance") {
     return selection.label === result.stance.label
       ? result.evidence.stance
@@ -109,6 +111,7 @@ export function evidenceFor(selection) {
 
 export function selectionName(selection) {
   if (selection.kind === "scope") return selection.label === "in_scope" ? "In scope" : "Out of scope";
+  if (selection.kind === "partner") return selection.label;
   return selection.kind === "stance" ? stanceName(selection.label) : topicName(selection.label);
 }
 
@@ -194,6 +197,7 @@ export function renderArticle() {
   if (!article) return;
   renderReadingHead();
   renderVerdict();
+  renderPartners();
   renderParagraphs();
   renderEvidenceBar();
   renderChanges();
@@ -356,15 +360,24 @@ export function renderParagraphs() {
 export function paragraphItem(paragraph, isEvidence, pattern, terms) {
   const i = paragraph.index;
   const text = article.text.slice(paragraph.start, paragraph.end);
+  // A selected partner marks its mentions (offsets from the API); otherwise the explained terms are marked.
+  const marked = selectedPartner() ? withMentions(text, mentionsIn(paragraph)) : withMarks(text, pattern, terms);
+  const classes = ["para", isEvidence && "is-evidence", paragraph.furniture && "is-furniture"];
   return h(
     "li",
-    { className: `para${isEvidence ? " is-evidence" : ""}`, id: `para-${i}`, tabindex: "-1", dataset: { index: i } },
+    { className: classes.filter(Boolean).join(" "), id: `para-${i}`, tabindex: "-1", dataset: { index: i } },
     h("span", { className: "para-num", "aria-hidden": "true" }, `¶${i + 1}`),
     h(
       "div",
       { className: "para-body" },
       isEvidence && h("span", { className: "visually-hidden" }, `Evidence for ${selectionName(article.selected)}. `),
-      h("p", { className: "para-text" }, withMarks(text, pattern, terms)),
+      paragraph.furniture &&
+        h(
+          "span",
+          { className: "furniture-tag", title: "Pasted page furniture: no topic, no weight in the article's labels" },
+          "page furniture",
+        ),
+      h("p", { className: "para-text" }, marked),
       h(
         "div",
         { className: "para-labels", role: "group", "aria-label": `Labels of paragraph ${i + 1}` },
@@ -462,11 +475,12 @@ export function renderEvidenceBar() {
   if (!selection) return;
   const indices = evidenceFor(selection);
   const links = indices.flatMap((i, n) => [n ? ", " : "", h("a", { href: `#para-${i}` }, `¶${i + 1}`)]);
+  const mentions = selectedPartner()?.mentions.length;
   $("evidence-text").replaceChildren(
     "Evidence for ",
     h("strong", {}, selectionName(selection)),
     ": ",
     ...links,
-    ` (${plural(indices.length, "paragraph")})`,
+    ` (${plural(indices.length, "paragraph")}${mentions ? `, ${plural(mentions, "mention")} marked` : ""})`,
   );
 }

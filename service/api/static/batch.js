@@ -3,11 +3,12 @@
 import { api, ensureCodebook, stanceName, topicName } from "./api.js";
 import { showResult, updateTextStats } from "./article.js";
 import { $, h, hideMessage, plural, score, selectTab, setBusy, showMessage } from "./dom.js";
+import { stanceTag } from "./partners.js";
 export const FIRST_CHUNK = 16; // articles per batch request; halved if the service says the batch is too large
 
 // ---------------------------------------------------------------- many articles
 
-export const batch = { items: [], rows: [], sort: { key: null, dir: 1 }, running: false };
+export const batch = { items: [], rows: [], sort: { key: null, dir: 1 }, running: false, partner: "", group: false };
 
 export function parseJsonl(name, content, warnings) {
   const items = [];
@@ -76,6 +77,7 @@ export function renderBatchSummary() {
 export function clearBatch() {
   batch.items = [];
   batch.rows = [];
+  batch.partner = "";
   hideMessage($("batch-warnings"));
   hideMessage($("batch-error"));
   $("batch-progress-wrap").hidden = true;
@@ -178,7 +180,10 @@ export const SORT_KEYS = {
   topics: (r) => (r.result ? r.result.topics.map((t) => topicName(t.label)).join(", ") : ""),
   stance: (r) => (r.result ? stanceName(r.result.stance.label) : ""),
   uncertain: (r) => (r.result ? Number(r.result.uncertain) : -1),
+  partners: (r) => (r.result ? partnersOf(r).join(", ") : ""),
 };
+
+export const partnersOf = (row) => (row.result?.partners ?? []).map((p) => p.name);
 
 export function sortedRows() {
   const { key, dir } = batch.sort;
@@ -204,7 +209,7 @@ export function sortBy(key) {
 export function resultCells(row) {
   const { result, error } = row;
   if (!result) {
-    return [h("td", { colspan: "4", className: "error-text" }, error ? `Refused: ${error}` : "Not classified")];
+    return [h("td", { colspan: "5", className: "error-text" }, error ? `Refused: ${error}` : "Not classified")];
   }
   const stance = result.stance.label;
   return [
@@ -225,11 +230,19 @@ export function resultCells(row) {
           )
         : h("span", { className: "hint" }, "None"),
     ),
+    h("td", { className: "nowrap" }, stanceTag(stance, h("span", { className: "score" }, score(result.stance.scores[stance])))),
     h(
       "td",
-      { className: "nowrap" },
-      stanceName(stance),
-      h("span", { className: "score" }, score(result.stance.scores[stance])),
+      {},
+      result.partners.length
+        ? h(
+            "span",
+            { className: "partner-list" },
+            result.partners.map((p) =>
+              h("span", { className: "partner-item", dataset: { partner: p.name } }, p.name, stanceTag(p.stance.label)),
+            ),
+          )
+        : h("span", { className: "hint" }, "None"),
     ),
     h(
       "td",
@@ -239,31 +252,97 @@ export function resultCells(row) {
   ];
 }
 
+export function resultRow(row) {
+  return h(
+    "tr",
+    { className: row.error ? "is-error" : null },
+    h("td", { className: "id" }, row.item.id),
+    ...resultCells(row),
+    h(
+      "td",
+      {},
+      row.result &&
+        h(
+          "button",
+          {
+            type: "button",
+            className: "button link",
+            "aria-label": `Open ${row.item.id} with its evidence`,
+            onclick: () => openFromBatch(row),
+          },
+          "Open",
+        ),
+    ),
+  );
+}
+
 export function renderResults() {
   $("batch-results").hidden = batch.rows.length === 0;
-  $("results-body").replaceChildren(
-    ...sortedRows().map((row) =>
-      h(
-        "tr",
-        { className: row.error ? "is-error" : null },
-        h("td", { className: "id" }, row.item.id),
-        ...resultCells(row),
-        h(
-          "td",
-          {},
-          row.result &&
-            h(
-              "button",
-              {
-                type: "button",
-                className: "button link",
-                "aria-label": `Open ${row.item.id} with its evidence`,
-                onclick: () => openFromBatch(row),
-              },
-              "Open",
-            ),
-        ),
-      ),
+  renderPartnerFilter();
+  const rows = sortedRows().filter((row) => !batch.partner || partnersOf(row).includes(batch.partner));
+  $("results-body").replaceChildren(...(batch.group ? groupedRows(rows) : rows.map(resultRow)));
+  $("shown-count").textContent = batch.partner
+    ? `Showing ${plural(rows.length, "article")} about ${batch.partner} of ${batch.rows.length}; ` +
+      "the downloads hold every article."
+    : "";
+}
+
+// ---------------------------------------------------------------- partners: filter and groups
+
+/** Every partner present in the results with its number of articles, most frequent first. */
+export function partnerCounts(rows = batch.rows) {
+  const counts = new Map();
+  for (const row of rows) for (const name of partnersOf(row)) counts.set(name, (counts.get(name) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+}
+
+export function renderPartnerFilter() {
+  const counts = partnerCounts();
+  if (!counts.some(([name]) => name === batch.partner)) batch.partner = "";
+  $("partner-filter").replaceChildren(
+    h("option", { value: "" }, "All partners"),
+    ...counts.map(([name, count]) =>
+      h("option", { value: name, selected: name === batch.partner }, `${name} (${count})`),
+    ),
+  );
+  $("partner-filter").value = batch.partner;
+}
+
+export function filterByPartner(name) {
+  batch.partner = name;
+  renderResults();
+}
+
+export function groupByPartner(on) {
+  batch.group = on;
+  renderResults();
+}
+
+/** One group per partner (an article about two is in both), then the articles about none; rows keep their sort. */
+export function groupedRows(rows) {
+  const groups = partnerCounts(rows)
+    .filter(([name]) => !batch.partner || name === batch.partner)
+    .map(([name]) => [name, rows.filter((row) => partnersOf(row).includes(name))]);
+  const none = rows.filter((row) => partnersOf(row).length === 0);
+  if (none.length) groups.push([null, none]);
+  return groups.flatMap(([name, members]) => [groupHead(name, members), ...members.map(resultRow)]);
+}
+
+export function groupHead(name, members) {
+  const stances = new Map();
+  for (const row of members) {
+    const label = row.result?.partners.find((p) => p.name === name)?.stance.label;
+    if (label) stances.set(label, (stances.get(label) ?? 0) + 1);
+  }
+  return h(
+    "tr",
+    { className: "group-row", dataset: { partner: name ?? "" } },
+    h(
+      "th",
+      { scope: "rowgroup", colspan: "7" },
+      h("span", { className: "group-name" }, name ?? "No partner"),
+      ` · ${plural(members.length, "article")}`,
+      ...[...stances].map(([label, count]) => stanceTag(label, ` ${count}`)),
     ),
   );
 }
@@ -292,6 +371,9 @@ export function resultsCsv() {
     "topics",
     "stance",
     "stance_score",
+    "partners",
+    "partner_stances",
+    "partner_salience",
     "uncertain",
     "model_version",
     "error",
@@ -305,11 +387,15 @@ export function resultsCsv() {
           result.topics.map((t) => t.label).join(";"),
           result.stance.label,
           result.stance.scores[result.stance.label],
+          // One entry per partner, most salient first, in the same order in the three columns.
+          result.partners.map((p) => p.name).join(";"),
+          result.partners.map((p) => p.stance.label).join(";"),
+          result.partners.map((p) => p.salience).join(";"),
           result.uncertain,
           result.model_version,
           "",
         ]
-      : [item.id, "", "", "", "", "", "", "", error || "not classified"],
+      : [item.id, "", "", "", "", "", "", "", "", "", "", error || "not classified"],
   );
   return `\uFEFF${[header, ...lines].map((cells) => cells.map(csvCell).join(",")).join("\r\n")}\r\n`;
 }
