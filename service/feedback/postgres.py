@@ -20,7 +20,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from service.feedback.store import COLUMNS, FeedbackRecord, FeedbackUnavailable, new_row, record_from_row
 
 _CONNECT_TIMEOUT_S = 10
-_POOL_WAIT_S = 10.0
+_POOL_WAIT_S = 3.0  # a request waits at most this long for a connection, then gets a 503
 _POOL_MAX = 8
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
