@@ -18,6 +18,7 @@ import pytest
 
 from service.bulk.cli import BulkJob, main, run
 from service.settings import Settings
+from tests.partner_texts import CHINA_TEXT, JAPAN_TEXT
 from training.validation import load_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -312,14 +313,6 @@ def test_a_worker_verifies_the_shipped_model_against_its_manifest(tiny_models_di
 
 # ---------------------------------------------------------------- partners
 
-JAPAN_TEXT = (
-    "ISLAMABAD: Pakistan and Japan signed a new economic partnership agreement on Monday. The Japanese "
-    "ambassador said Japan remains a key partner of Pakistan.\n\n"
-    "Tokyo will fund new infrastructure projects in Pakistan, the Japanese embassy said, and trade between "
-    "Pakistan and Japan grew.")
-CHINA_TEXT = (
-    "BEIJING: Pakistan and China pledged to expand CPEC as Chinese officials met Pakistani ministers in Beijing.\n\n"
-    "China said it would finance new power plants in Pakistan, and Pakistan thanked China for its steadfast support.")
 TRILATERAL_TEXT = (
     "ISLAMABAD: Pakistan, Japan and China held their first trilateral dialogue on Monday, as Japanese and Chinese "
     "envoys met Pakistani ministers.\n\n"

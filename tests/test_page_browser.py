@@ -29,6 +29,7 @@ import httpx
 import pytest
 
 from tests.live_server import free_port, wait_ready
+from tests.partner_texts import CHINA_TEXT, JAPAN_TEXT
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -401,14 +402,6 @@ def _expected_csv_row(e: dict) -> dict:
 
 # ---------------------------------------------------------------- partners
 
-JAPAN_TEXT = (
-    "ISLAMABAD: Pakistan and Japan signed a new economic partnership agreement on Monday. The Japanese "
-    "ambassador said Japan remains a key partner of Pakistan.\n\n"
-    "Tokyo will fund new infrastructure projects in Pakistan, the Japanese embassy said, and trade between "
-    "Pakistan and Japan grew.")
-CHINA_TEXT = (
-    "BEIJING: Pakistan and China pledged to expand CPEC as Chinese officials met Pakistani ministers in Beijing.\n\n"
-    "China said it would finance new power plants in Pakistan, and Pakistan thanked China for its steadfast support.")
 TRILATERAL_TEXT = (
     "ISLAMABAD: Pakistan, Japan and China held their first trilateral dialogue on Monday, as Japanese and Chinese "
     "envoys met Pakistani ministers.\n\n"
