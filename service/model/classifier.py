@@ -135,25 +135,36 @@ def _partners(model: ArticleClassifier, title: str, texts: list[str], spans: lis
     paragraphs naming it, read by the same heads and rule as the article; with one, the
     article's stance is the stance toward it."""
     found = model.partner_reader.about_partners(title, texts)
+    evidence = [partner_evidence(name, mentions, spans) for name, _ in found]
+    article_scores = np.array([labels.stance_scores[s] for s in model.rule.stances])
+    stances = [(labels.stance, article_scores)] * len(found)
+    if len(found) > 1:
+        stances = _stances_of(model, scores, rows, keep, [paragraphs for paragraphs, _ in evidence], stances[0])
+    return [ArticlePartner(name, salience, stance, dict(zip(model.rule.stances, map(float, p), strict=True)),
+                           paragraphs, where)
+            for (name, salience), (paragraphs, where), (stance, p) in zip(found, evidence, stances, strict=True)]
+
+
+def _stances_of(model: ArticleClassifier, scores: ArticleScores, rows: sp.csr_matrix, keep: np.ndarray,
+                groups: list[list[int]], whole: tuple[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
+    """The stance of each group of paragraphs: their own article vector through the article
+    stance head (one call for every group), then the same stacker as the whole article. A group
+    with no paragraph (a partner named in the title only) gets the whole article's stance."""
+    pairs = [(g, j) for g, paragraphs in enumerate(groups) for j in paragraphs]
+    membership = sp.csr_matrix(([float(keep[j]) for _, j in pairs], ([g for g, _ in pairs], [j for _, j in pairs])),
+                               shape=(len(groups), rows.shape[0]))
+    head = model.article_stance_head.predict_proba(normalize(membership @ rows))
     out = []
-    for name, salience in found:
-        evidence, where = partner_evidence(name, mentions, spans)
-        stance, stance_scores = labels.stance, np.array([labels.stance_scores[s] for s in model.rule.stances])
-        if len(found) > 1 and evidence:
-            stance, stance_scores = _stance_of(model, scores, rows, keep, np.array(evidence))
-        out.append(ArticlePartner(name, salience, stance,
-                                  dict(zip(model.rule.stances, map(float, stance_scores), strict=True)),
-                                  evidence, where))
+    for g, paragraphs in enumerate(groups):
+        if not paragraphs:
+            out.append(whole)
+            continue
+        chosen = np.array(paragraphs)
+        subset = ArticleScores(scores.topic_proba[chosen], scores.stance_proba[chosen],
+                               scores.furniture_proba[chosen], scores.lengths[chosen], head[g], scores.scope,
+                               scores.ties)
+        out.append(article_stance(model.rule, subset))
     return out
-
-
-def _stance_of(model: ArticleClassifier, scores: ArticleScores, rows: sp.csr_matrix, keep: np.ndarray,
-               chosen: np.ndarray) -> tuple[str, np.ndarray]:
-    vector = article_vectors(rows[chosen], np.zeros(len(chosen), dtype=int), 1, keep[chosen])
-    subset = ArticleScores(scores.topic_proba[chosen], scores.stance_proba[chosen], scores.furniture_proba[chosen],
-                           scores.lengths[chosen], model.article_stance_head.predict_proba(vector)[0],
-                           scores.scope, scores.ties)
-    return article_stance(model.rule, subset)
 
 
 def _explain(model: ArticleClassifier, labels: ArticleLabels,
