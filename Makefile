@@ -8,7 +8,7 @@ PORT   ?= 8000
 IMAGE  ?= pakrel-classifier:latest
 
 # What a model depends on: the corpus, analysts' corrections and the code that builds it.
-MODEL_INPUTS := data/codebook.toml $(wildcard data/articles/*.txt) $(wildcard data/feedback/*.sqlite3) \
+MODEL_INPUTS := data/codebook.toml data/partners.toml $(wildcard data/articles/*.txt) $(wildcard data/feedback/*.sqlite3) \
                 $(wildcard training/*.py) $(wildcard service/model/*.py)
 
 .DEFAULT_GOAL := help
