@@ -18,7 +18,7 @@ import pytest
 import schemathesis
 import schemathesis.pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, reject, settings
 from schemathesis.checks import CHECKS, load_all_checks
 
 from service.api.app import create_app
@@ -61,8 +61,18 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @schema.parametrize()
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_api_never_fails_and_always_matches_its_schema(case, requests_sent: Counter[str]) -> None:
+    if _unsendable_query(case):
+        reject()
     requests_sent[case.operation.label] += 1
     case.call_and_validate(headers={"X-API-Key": FUZZ_KEY}, checks=EVERY_CHECK)
+
+
+def _unsendable_query(case) -> bool:
+    """Schemathesis 4.3 sometimes negates a query parameter into a value no HTTP client puts on the
+    wire (an empty list or mapping): the request then goes out without it, valid, and the API's 200
+    is reported as "accepted a schema-violating request" (seen once in CI: GET /v1/feedback sent as
+    `?limit=1`). Such a case tests nothing, so it is discarded; every check still runs on the rest."""
+    return any(isinstance(value, list | dict) and not value for value in (case.query or {}).values())
 
 
 HOSTILE = [
