@@ -10,7 +10,7 @@ import os
 import re
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,9 +48,11 @@ class Settings(BaseSettings):
     access_log: bool = Field(True, description="One JSON line per request on the pakrel.access logger.")
     log_level: str = Field("INFO", description="Log level of the service's structured logs.")
 
+    _named_keys: dict[str, str] = PrivateAttr(default_factory=dict)
+
     @model_validator(mode="after")
     def _keys_are_well_formed(self) -> Settings:
-        self.named_keys()
+        self._named_keys = self._parse_named_keys()
         if self.feedback_url is not None:
             scheme = self.feedback_url.get_secret_value().partition("://")[0]
             if scheme not in ("postgresql", "postgres"):
@@ -59,7 +61,11 @@ class Settings(BaseSettings):
         return self
 
     def named_keys(self) -> dict[str, str]:
-        """{name: key} of every configured key; empty means no key is configured (closed to non-loopback)."""
+        """{name: key} of every configured key; empty means no key is configured (closed to non-loopback).
+        Parsed once, when the settings are read: every admin and feedback request asks."""
+        return self._named_keys
+
+    def _parse_named_keys(self) -> dict[str, str]:
         keys: dict[str, str] = {}
         if self.api_key is not None and self.api_key.get_secret_value():
             keys[DEFAULT_KEY_NAME] = self.api_key.get_secret_value()

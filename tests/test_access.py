@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -119,8 +120,10 @@ def test_beyond_the_queue_depth_requests_get_503_with_retry_after_at_once(
         for thread in held:
             thread.start()
         assert started.acquire(timeout=30)  # one is classifying, the other waits for the classify thread
-        while client.app.state.admission.held < 2:
+        deadline = time.monotonic() + 30
+        while client.app.state.admission.held < 2 and time.monotonic() < deadline:
             threading.Event().wait(0.01)
+        assert client.app.state.admission.held == 2
         refused = client.post("/v1/classify", json={"text": PARAGRAPH})
         batch = client.post("/v1/classify/batch", json={"items": [{"text": PARAGRAPH}]})
         release.set()

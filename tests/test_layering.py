@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
@@ -31,18 +33,18 @@ def test_every_import_contract_is_kept() -> None:
     assert "Contracts: 4 kept, 0 broken." in result.stdout
 
 
-def test_model_core_importing_the_api_breaks_the_build(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("module", "line", "expected"), [
+    ("model/violation.py", "import service.api.app  # noqa: F401\n",
+     ["service.model is not allowed to import service.api:",
+      "service.model.violation -> service.api.app (l.1)"]),
+    ("bulk/violation.py", "from service.api import metrics  # noqa: F401\n",
+     ["The HTTP API and the bulk command do not import each other BROKEN"]),
+], ids=["model core imports the API", "bulk imports the API"])
+def test_an_import_against_the_layering_breaks_the_build(tmp_path: Path, module: str, line: str,
+                                                         expected: list[str]) -> None:
     tree = _copy_tree(tmp_path)
-    (tree / "service" / "model" / "violation.py").write_text("import service.api.app  # noqa: F401\n")
+    (tree / "service" / module).write_text(line)
     result = _lint_imports(tree)
     assert result.returncode == 1
-    assert "service.model is not allowed to import service.api:" in result.stdout
-    assert "service.model.violation -> service.api.app (l.1)" in result.stdout
-
-
-def test_bulk_importing_the_api_breaks_the_build(tmp_path: Path) -> None:
-    tree = _copy_tree(tmp_path)
-    (tree / "service" / "bulk" / "violation.py").write_text("from service.api import metrics  # noqa: F401\n")
-    result = _lint_imports(tree)
-    assert result.returncode == 1
-    assert "The HTTP API and the bulk command do not import each other BROKEN" in result.stdout
+    for message in expected:
+        assert message in result.stdout

@@ -44,7 +44,7 @@ class Probabilities:
 
     def of_article(self, data: TrainingData, article: int) -> ArticleScores:
         """One article's scores, in the form the article rule takes them."""
-        rows = np.flatnonzero(data.article_of == article)
+        rows = data.rows_of_article[article]
         return ArticleScores(self.topics[rows], self.stance[rows], self.furniture[rows], data.lengths[rows],
                              self.article_stance[article], float(self.scope[article]), data.ties[article])
 

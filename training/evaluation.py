@@ -33,7 +33,7 @@ def honest_predictions(data: TrainingData, probs: Probabilities, fold_of: np.nda
     for k in range(int(fold_of.max()) + 1):
         rule = fit_rule(data.codebook, data, np.flatnonzero(fold_of != k), probs)
         for a in np.flatnonzero(fold_of == k):
-            rows = np.flatnonzero(data.article_of == a)
+            rows = data.rows_of_article[a]
             articles[a] = article_labels(rule, probs.of_article(data, a))
             paragraph_topics[rows] = probs.topics[rows] >= rule.paragraph_topic_thresholds
     return Predictions(articles, paragraph_topics, stance_ids[np.argmax(probs.stance, axis=1)])  # type: ignore[arg-type]

@@ -26,6 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import LeaveOneGroupOut
 
 from service.model.partners import FEATURE_NAMES, AboutModel, Gazetteer
+from service.model.scoring import Platt, fit_binary_calibrator
 from training.corpus import Article
 from training.gazetteer import build_gazetteer, parseable_articles
 
@@ -80,21 +81,21 @@ def _raw(params: dict[str, Any], features: np.ndarray) -> np.ndarray:
 
 
 def _fit_platt(raw: np.ndarray, gold: np.ndarray) -> tuple[float, float]:
-    model = LogisticRegression(C=1e4, max_iter=1000).fit(raw.reshape(-1, 1), gold)
-    return float(model.coef_[0, 0]), float(model.intercept_[0])
+    """The shared Platt calibrator (which also copes with a fold where every candidate agrees),
+    kept as the two numbers `AboutModel` stores."""
+    platt = fit_binary_calibrator(raw, gold, C=1e4)
+    return float(platt.coef[0]), platt.intercept
 
 
 def _platt(raw: np.ndarray, platt: tuple[float, float]) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-(platt[0] * raw + platt[1])))
+    return Platt(np.array([platt[0]]), platt[1])(raw)
 
 
 def _best_threshold(probs: np.ndarray, gold: np.ndarray, missed: int) -> float:
     """The threshold with the best micro-F1, counting header partners never mentioned as misses."""
     best, best_f1 = 0.5, -1.0
     for threshold in np.unique(np.round(probs, 4)):
-        kept = probs >= threshold
-        tp = int((kept & gold).sum())
-        f1 = 2 * tp / (2 * tp + int((kept & ~gold).sum()) + int((~kept & gold).sum()) + missed)
+        f1 = scores(probs >= threshold, gold, missed)["f1"]
         if f1 > best_f1:
             best, best_f1 = float(threshold), f1
     return best

@@ -30,8 +30,8 @@ def corpus_stats(corpus: Corpus) -> dict[str, Any]:
         "furniture_paragraphs": sum(1 for p in paragraphs if p.furniture),
         "labelled_paragraphs": sum(1 for p in paragraphs if not p.furniture),
         "batches": dict(sorted(Counter(a.batch for a in corpus.articles).items())),
-        "census": census(corpus),
-        "census_gaps": census_gaps(corpus),
+        "census": (cells := census(corpus)),
+        "census_gaps": census_gaps(cells, corpus.codebook.census_minimum),
     }
 
 
@@ -41,10 +41,9 @@ def census(corpus: Corpus) -> dict[str, dict[str, int]]:
     return {e.id: {s: counts[(e.id, s)] for s in e.stances} for e in corpus.codebook.events if e.id != "other"}
 
 
-def census_gaps(corpus: Corpus) -> dict[str, int]:
+def census_gaps(census_cells: dict[str, dict[str, int]], minimum: int) -> dict[str, int]:
     """The allowed cells below the codebook's minimum, as 'event/stance': articles still needed."""
-    minimum = corpus.codebook.census_minimum
-    return {f"{event}/{stance}": minimum - n for event, cells in census(corpus).items()
+    return {f"{event}/{stance}": minimum - n for event, cells in census_cells.items()
             for stance, n in cells.items() if n < minimum}
 
 

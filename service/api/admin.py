@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from service.api.auth import FORBIDDEN, require_admin_key, require_key_if_protect_all
+from service.api.auth import require_admin_key, require_key_if_protect_all
 from service.api.classify import served_model
 from service.api.errors import documented_errors
 from service.api.metrics import record_model
@@ -55,8 +55,9 @@ def reload_and_report(app: FastAPI) -> tuple[int, dict]:
              description="Checks CURRENT now, in the worker that answers (every worker also polls it by itself, "
                          "every PAKREL_MODEL_POLL_SECONDS).",
              dependencies=[Depends(require_admin_key)],
-             responses={**documented_errors(401, 413, because={413: "Body over PAKREL_MAX_BODY_BYTES (send none)."}),
-                        **FORBIDDEN, 409: {"model": ReloadResponse,
+             responses={**documented_errors(401, 403, 413,
+                                            because={413: "Body over PAKREL_MAX_BODY_BYTES (send none)."}),
+                        409: {"model": ReloadResponse,
                                            "description": "The new model was refused; the old one still serves."}})
 async def reload_model(request: Request):
     status, body = await run_in_threadpool(reload_and_report, request.app)

@@ -16,12 +16,9 @@ import secrets
 from fastapi import Request
 
 from service.contract.errors import ApiError
-from service.contract.schemas import ErrorResponse
 from service.settings import Settings
 
 LOCAL_CONTRIBUTOR = "local"
-FORBIDDEN = {403: {"model": ErrorResponse, "description": "No API key is configured and the client is not on "
-                                                         "loopback (set PAKREL_API_KEY)."}}
 NO_KEY_MESSAGE = ("no API key is configured, so this endpoint answers only clients on loopback: set PAKREL_API_KEY "
                   "(or named keys in PAKREL_API_KEYS) on the server and send it in the X-API-Key header")
 

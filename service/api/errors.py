@@ -24,6 +24,7 @@ INVALID_BODY_MESSAGE = ("the request body could not be parsed: send a JSON objec
 _ERROR_DESCRIPTIONS = {
     400: "The body is not UTF-8, or nests too deeply to parse (`invalid_body`).",
     401: "API key missing or wrong (`unauthorized`): send it in X-API-Key.",
+    403: "No API key is configured and the client is not on loopback (set PAKREL_API_KEY).",
     413: "Body over PAKREL_MAX_BODY_BYTES, or text, paragraph count or batch over its limit.",
     422: "A field or parameter is missing, of the wrong type, empty or invalid; `fields` names each one.",
     503: "No verified model is loaded yet (`model_not_ready`): retry after Retry-After seconds.",

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from service.api.auth import FORBIDDEN, require_admin_key
+from service.api.auth import require_admin_key
 from service.api.classify import served_model
 from service.api.errors import documented_errors
 from service.contract.errors import ApiError
@@ -54,7 +54,7 @@ async def _in_store(request: Request, call):
 
 @router.post("/feedback", status_code=201, response_model=FeedbackCreated, summary="Store a correction",
              responses={200: {"model": FeedbackCreated, "description": "This client_id was already stored."},
-                        **FORBIDDEN, **documented_errors(400, 401, 413, 422, 503, because={503: STORE_OR_MODEL_DOWN})})
+                        **documented_errors(400, 401, 403, 413, 422, 503, because={503: STORE_OR_MODEL_DOWN})})
 async def post_feedback(body: FeedbackRequest, request: Request, contributor: str = Depends(require_admin_key)):
     check_limits(body.text, request.app.state.settings, "text")
     loaded = served_model(request)
@@ -71,7 +71,7 @@ async def post_feedback(body: FeedbackRequest, request: Request, contributor: st
 
 @router.get("/feedback", response_model=FeedbackList, summary="List stored corrections",
             dependencies=[Depends(require_admin_key)],
-            responses={**FORBIDDEN, **documented_errors(401, 422, 503, because={503: STORE_DOWN})})
+            responses=documented_errors(401, 403, 422, 503, because={503: STORE_DOWN}))
 async def list_feedback(request: Request,
                         since: Annotated[OptionalTimestamp, Query(description=SINCE_HELP)] = None,
                         limit: int = Query(1000, ge=1, le=10000)):

@@ -2,7 +2,7 @@
 the loaded model.
 
 Labels are data (the codebook inside the model), not Python constants, so the schema is built
-when first asked for and rebuilt when a reload brings a model with another codebook: /docs then
+when first asked for and rebuilt when a reload brings another model version: /docs then
 lists the real topic and stance ids, and clients can validate before sending.
 """
 
@@ -29,14 +29,14 @@ def _enumerate(node: Any, labels: list[str]) -> None:
 
 
 def install_label_aware_openapi(app: FastAPI) -> None:
-    built_for: dict[str, str | None] = {"codebook": "unset"}
+    built_for: dict[str, str | None] = {"model": "unset"}
 
     def openapi() -> dict[str, Any]:
         loaded = app.state.holder.current
         codebook = loaded.classifier.codebook if loaded else None
         partners = loaded.classifier.partner_names if loaded else []
-        key = f"{codebook.sha256()}/{len(partners)}" if codebook else None
-        if app.openapi_schema is None or built_for["codebook"] != key:
+        key = loaded.version if loaded else None  # a model version fixes its codebook and its partners
+        if app.openapi_schema is None or built_for["model"] != key:
             schema = get_openapi(title=app.title, version=app.version, description=app.description,
                                  routes=app.routes)
             if codebook is not None:
@@ -46,7 +46,7 @@ def install_label_aware_openapi(app: FastAPI) -> None:
                         labels = {"topics": codebook.topic_ids, "stance": codebook.stance_ids,
                                   "name": partners}[field]
                         _enumerate(components.get(model, {}).get("properties", {}).get(field), labels)
-            app.openapi_schema, built_for["codebook"] = schema, key
+            app.openapi_schema, built_for["model"] = schema, key
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

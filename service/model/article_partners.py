@@ -44,16 +44,16 @@ class PartnerReader:
     gazetteer: Gazetteer
     about: AboutModel | None
 
-    def mentions(self, paragraphs: Sequence[str]) -> list[list[Mention]]:
-        """Every mention in each paragraph, Pakistan's included (one regex pass per paragraph)."""
-        return [self.gazetteer.mentions(text) for text in paragraphs]
+    def mentions(self, title: str, paragraphs: Sequence[str]) -> list[list[Mention]]:
+        """Every mention of the title, then of each paragraph, Pakistan's included: the one pass
+        of the matcher that the scope signal, the about model and the evidence all read."""
+        return self.gazetteer.segment_mentions(title, paragraphs)
 
-    def relationship_signal(self, title: str, mentions: list[list[Mention]]) -> np.ndarray:
+    def relationship_signal(self, segments: list[list[Mention]]) -> np.ndarray:
         """What the scope decision reads from names alone: how often Pakistan is named, how many
-        partners are, and how many paragraphs name both. A statistics release or an IMF tranche
-        story names Pakistan and a partner in most paragraphs however dry its wording."""
-        title_mentions = self.gazetteer.mentions(title) if title else []
-        segments = [title_mentions, *mentions]
+        partners are, and how many segments (title, paragraphs) name both. A statistics release
+        or an IMF tranche story names Pakistan and a partner in most paragraphs however dry its
+        wording."""
         own = self.gazetteer.self_name
         pakistan = sum(1 for seg in segments for m in seg if m.partner == own)
         partners = {m.partner for seg in segments for m in seg if m.partner != own}
@@ -61,13 +61,17 @@ class PartnerReader:
                    and any(m.partner != own for m in seg))
         return np.array([math.log1p(pakistan), math.log1p(len(partners)), math.log1p(both)])
 
-    def about_partners(self, title: str, paragraphs: Sequence[str]) -> list[tuple[str, float]]:
-        return self.about.about(self.gazetteer, title, paragraphs) if self.about is not None else []
+    def about_partners(self, title: str, paragraphs: Sequence[str],
+                       segments: list[list[Mention]]) -> list[tuple[str, float]]:
+        if self.about is None:
+            return []
+        return self.about.about(self.gazetteer, title, paragraphs, segments)
 
 
 def partner_evidence(name: str, mentions: list[list[Mention]], spans: Sequence[Span]
                      ) -> tuple[list[int], list[PartnerMention]]:
-    """The paragraphs naming a partner and each mention's offsets in the submitted text."""
+    """The paragraphs naming a partner and each mention's offsets in the submitted text
+    (`mentions`: one list per paragraph, the title left out)."""
     found = [PartnerMention(i, spans[i].start + m.start, spans[i].start + m.end, m.surface)
              for i, paragraph in enumerate(mentions) for m in paragraph if m.partner == name]
     return sorted({m.paragraph for m in found}), found

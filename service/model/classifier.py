@@ -113,13 +113,13 @@ def classify_articles(model: ArticleClassifier, articles: Sequence[ArticleInput]
     start = 0
     for index, (article, article_spans) in enumerate(zip(articles, spans, strict=True)):
         stop = start + len(article_spans)
-        mentions = reader.mentions(texts[start:stop])
+        segments = reader.mentions(article.title, texts[start:stop])
         lengths = np.array([s.end - s.start for s in article_spans], dtype=float)
         scores = ArticleScores(topic_proba[start:stop], stance_proba[start:stop], furniture_proba[start:stop],
                                lengths, article_stance_proba[index], float(scope[index]),
-                               reader.relationship_signal(article.title, mentions))
+                               reader.relationship_signal(segments))
         labels = article_labels(model.rule, scores)
-        partners = (_partners(model, article.title, texts[start:stop], article_spans, mentions, labels,
+        partners = (_partners(model, article.title, texts[start:stop], article_spans, segments, labels,
                               scores, paragraph_rows[start:stop], keep[start:stop])
                     if labels.in_scope else [])
         explanation = _explain(model, labels, vectors[index]) if explain else None
@@ -129,13 +129,13 @@ def classify_articles(model: ArticleClassifier, articles: Sequence[ArticleInput]
 
 
 def _partners(model: ArticleClassifier, title: str, texts: list[str], spans: list[Span],
-              mentions: list[list[Mention]], labels: ArticleLabels, scores: ArticleScores,
+              segments: list[list[Mention]], labels: ArticleLabels, scores: ArticleScores,
               rows: sp.csr_matrix, keep: np.ndarray) -> list[ArticlePartner]:
     """The partners the article is about. With two or more, each gets the stance of the
     paragraphs naming it, read by the same heads and rule as the article; with one, the
     article's stance is the stance toward it."""
-    found = model.partner_reader.about_partners(title, texts)
-    evidence = [partner_evidence(name, mentions, spans) for name, _ in found]
+    found = model.partner_reader.about_partners(title, texts, segments)
+    evidence = [partner_evidence(name, segments[1:], spans) for name, _ in found]
     article_scores = np.array([labels.stance_scores[s] for s in model.rule.stances])
     stances = [(labels.stance, article_scores)] * len(found)
     if len(found) > 1:

@@ -142,12 +142,18 @@ class Gazetteer:
         """Mentions of partners only: Pakistan is recognised but never a partner."""
         return [m for m in self.mentions(text) if m.partner != self.self_name]
 
-    def partner_features(self, title: str, paragraphs: Sequence[str]
+    def segment_mentions(self, title: str, paragraphs: Sequence[str]) -> list[list[Mention]]:
+        """Mentions of the title, then of each paragraph, with offsets into each segment."""
+        return [self.mentions(title) if title else [], *(self.mentions(text) for text in paragraphs)]
+
+    def partner_features(self, title: str, paragraphs: Sequence[str],
+                         segments: list[list[Mention]] | None = None
                          ) -> tuple[list[str], np.ndarray, np.ndarray]:
         """The candidate partners of an article (every partner it mentions, by first mention),
         their feature matrix (candidates x FEATURE_NAMES), and their mentions per paragraph
-        (candidates x paragraphs), which locates the evidence for each partner."""
-        return _features(self, title, paragraphs)
+        (candidates x paragraphs), which locates the evidence for each partner. `segments`, when
+        the caller already matched them (`segment_mentions`), saves a second pass over the text."""
+        return _features(self, title, paragraphs, segments)
 
 
 def _segment_starts(title: str, paragraphs: Sequence[str]) -> list[int]:
@@ -188,10 +194,15 @@ def _in_list(text: str, first: Mention, second: Mention) -> bool:
     return 0 <= second.start - first.end <= _LIST_GAP_MAX and bool(_LIST_GAP.fullmatch(text[first.end:second.start]))
 
 
-def _features(gazetteer: Gazetteer, title: str, paragraphs: Sequence[str]
-              ) -> tuple[list[str], np.ndarray, np.ndarray]:
+def _features(gazetteer: Gazetteer, title: str, paragraphs: Sequence[str],
+              segments: list[list[Mention]] | None) -> tuple[list[str], np.ndarray, np.ndarray]:
     text = SEPARATOR.join((title, *paragraphs))
-    found = gazetteer.mentions(text)
+    if segments is None:
+        found = gazetteer.mentions(text)
+    else:  # the same mentions, moved to offsets in the joined text
+        found = [m._replace(start=m.start + start, end=m.end + start)
+                 for start, segment in zip(_segment_starts(title, paragraphs), segments, strict=True)
+                 for m in segment]
     n_paragraphs = len(paragraphs)
     pakistan = [m for m in found if m.partner == gazetteer.self_name]
     mentions = [m for m in found if m.partner != gazetteer.self_name]
@@ -282,10 +293,10 @@ class AboutModel:
         raw = ((features - self.mean) / self.scale) @ self.coef + self.intercept
         return 1.0 / (1.0 + np.exp(-(self.platt_a * raw + self.platt_b)))
 
-    def about(self, gazetteer: Gazetteer, title: str, paragraphs: Sequence[str]
-              ) -> list[tuple[str, float]]:
+    def about(self, gazetteer: Gazetteer, title: str, paragraphs: Sequence[str],
+              segments: list[list[Mention]] | None = None) -> list[tuple[str, float]]:
         """The partners the article is about, with their probability, most probable first."""
-        partners, features, _ = gazetteer.partner_features(title, paragraphs)
+        partners, features, _ = gazetteer.partner_features(title, paragraphs, segments)
         if not partners:
             return []
         probs = self.probabilities(features)
