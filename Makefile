@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
-system-deps: ## install what the browser and PostgreSQL tests need (Debian chromium, postgresql; as root, once)
+system-deps: ## install what the browser and PostgreSQL tests and the benchmark need (Debian chromium, postgresql, wrk; as root, once)
 	@bash .ci/system-deps.sh
 
 validate: ## check every corpus file against the codebook (works before install; partner names need it)
@@ -53,7 +53,7 @@ lint: $(STAMP) ## ruff, and the package layering contracts of pyproject.toml (im
 	$(BIN)/ruff check service training tests bench
 	$(BIN)/lint-imports
 
-bench: $(STAMP) ## speed and memory benchmark: prints a table, writes bench/results/latest.json
+bench: $(STAMP) system-deps ## speed and memory benchmark: prints a table, writes bench/results/latest.json
 	$(BIN)/python -m bench.run $(ARGS)
 
 suggest: $(STAMP) ## rank paragraphs of data/unlabelled/*.txt by model uncertainty (what to label next)

@@ -6,6 +6,7 @@ set -euo pipefail
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+command -v wrk >/dev/null || missing+=(wrk)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -11,7 +11,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -19,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from bench.venvs import serving_python
 
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 10.0
@@ -88,14 +89,15 @@ def free_port() -> int:
 @contextmanager
 def uvicorn_server(model_dir: Path, workers: int, log_path: Path, cpus: set[int] | None = None,
                    ) -> Iterator[RunningServer]:
-    """Start the service as `make serve` does (`python -m service.api.serve`: uvicorn's supervisor and its
-    workers, default settings), wait for /health/ready, yield, then stop the whole process group.
+    """Start the service as the image does (`python -m service.api.serve`: uvicorn's supervisor and its
+    workers, default settings, the project installed without extras), wait for /health/ready, yield,
+    then stop the whole process group.
 
     `cpus` pins the server (affinity is inherited by its workers) so the load generator cannot
     take the cores it is being measured on.
     """
     port = free_port()
-    command = [sys.executable, "-m", "service.api.serve", "--host", "127.0.0.1", "--port", str(port),
+    command = [str(serving_python()), "-m", "service.api.serve", "--host", "127.0.0.1", "--port", str(port),
                "--workers", str(workers)]
     env = {**os.environ, "PAKREL_MODEL_DIR": str(model_dir.resolve()), "PAKREL_LOG_LEVEL": "WARNING"}
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.feedback.store import is_url
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_KEY_NAME = "default"
 _KEY_NAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
@@ -20,6 +22,9 @@ NO_KEY_WARNING = ("no API key is configured (PAKREL_API_KEY, PAKREL_API_KEYS): a
                   "posting corrections answer only clients on loopback; set a key to open them to others")
 # Set by the launcher (`service.api.serve`), which logs NO_KEY_WARNING once for all its workers.
 WARNED_ENV = "PAKREL_STARTUP_WARNED"
+# prometheus-client reads it when first imported: the launcher sets it before any worker imports that.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 class Settings(BaseSettings):
@@ -53,11 +58,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _keys_are_well_formed(self) -> Settings:
         self._named_keys = self._parse_named_keys()
-        if self.feedback_url is not None:
-            scheme = self.feedback_url.get_secret_value().partition("://")[0]
-            if scheme not in ("postgresql", "postgres"):
-                raise ValueError("PAKREL_FEEDBACK_URL must start with postgresql:// (leave it unset for the "
-                                 "embedded SQLite store in PAKREL_FEEDBACK_DIR)")
+        if self.feedback_url is not None and not is_url(self.feedback_url.get_secret_value()):
+            raise ValueError("PAKREL_FEEDBACK_URL must start with postgresql:// (leave it unset for the "
+                             "embedded SQLite store in PAKREL_FEEDBACK_DIR)")
         return self
 
     def named_keys(self) -> dict[str, str]:

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-import service.api.classify as api_classify
+import service.api.classify_queue as classify_queue
 from service.api.app import create_app
 from service.feedback.__main__ import main as feedback_admin
 from service.settings import NO_KEY_WARNING, Settings
@@ -103,14 +103,14 @@ def test_beyond_the_queue_depth_requests_get_503_with_retry_after_at_once(
         tmp_path: Path, model_dir_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(model_dir=model_dir_copy, feedback_dir=tmp_path / "fb", max_queue=2)
     release, started = threading.Event(), threading.Semaphore(0)
-    real = api_classify.classify_articles
+    real = classify_queue.classify_articles
 
     def held_classify(*args, **kwargs):  # the first requests hold their place until released
         started.release()
         release.wait(30)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(api_classify, "classify_articles", held_classify)
+    monkeypatch.setattr(classify_queue, "classify_articles", held_classify)
     results: list[int] = []
     with TestClient(create_app(settings), client=LOOPBACK) as client:
         def post() -> None:
@@ -121,9 +121,9 @@ def test_beyond_the_queue_depth_requests_get_503_with_retry_after_at_once(
             thread.start()
         assert started.acquire(timeout=30)  # one is classifying, the other waits for the classify thread
         deadline = time.monotonic() + 30
-        while client.app.state.admission.held < 2 and time.monotonic() < deadline:
+        while client.app.state.classify_queue.held < 2 and time.monotonic() < deadline:
             threading.Event().wait(0.01)
-        assert client.app.state.admission.held == 2
+        assert client.app.state.classify_queue.held == 2
         refused = client.post("/v1/classify", json={"text": PARAGRAPH})
         batch = client.post("/v1/classify/batch", json={"items": [{"text": PARAGRAPH}]})
         release.set()

@@ -23,6 +23,7 @@ from service.api import classify as api_classify
 from service.api import feedback as api_feedback
 from service.api import health as api_health
 from service.api import page
+from service.api.classify_queue import ClassifyQueue
 from service.api.errors import install_error_handlers
 from service.api.metrics import create_metrics, forget_dead_workers, worker_stopped
 from service.api.middleware import RequestGuard
@@ -31,7 +32,7 @@ from service.api.openapi_labels import install_label_aware_openapi
 from service.api.query_parameters import refuse_unknown_query_parameters
 from service.feedback.store import open_store
 from service.model.lifecycle import ModelHolder, ModelLoadError
-from service.settings import NO_KEY_WARNING, WARNED_ENV, Settings
+from service.settings import LOG_FORMAT, NO_KEY_WARNING, WARNED_ENV, Settings
 
 log = logging.getLogger("pakrel")
 
@@ -43,7 +44,7 @@ Errors always have the body `{"error": code, "message": how to fix, "fields": [.
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
 
 
 def _install_sighup(app: FastAPI) -> bool:
@@ -103,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   dependencies=[Depends(refuse_unknown_query_parameters)])
     app.state.settings, app.state.metrics, app.state.holder = settings, metrics, holder
     app.state.feedback_store = open_store(settings.feedback_location(), pooled=True)
-    app.state.admission = api_classify.Admission(settings.max_queue)
+    app.state.classify_queue = ClassifyQueue(settings.max_queue, metrics.classify_call_articles.observe)
     install_error_handlers(app)
     install_label_aware_openapi(app)
     for module in (api_classify, api_admin, api_feedback, api_health, page):

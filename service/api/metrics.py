@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from service.settings import MULTIPROC_ENV
+
 _LIVE_FILE = re.compile(r"gauge_live\w+_(\d+)\.db$")
 
 
@@ -26,6 +27,7 @@ class Metrics:
     requests: Counter
     latency: Histogram
     predicted: Counter
+    classify_call_articles: Histogram
     model_info: Gauge
     reloads: Counter
     reload_failing: Gauge
@@ -47,6 +49,9 @@ def create_metrics() -> Metrics:
                           registry=registry),
         predicted=Counter("pakrel_predicted_labels_total", "Article-level labels predicted.",
                           ["kind", "label"], registry=registry),
+        classify_call_articles=Histogram(
+            "pakrel_classify_call_articles", "Articles per classify call (requests that waited together share one).",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128), registry=registry),
         model_info=Gauge("pakrel_model_info", "The loaded model version (value 1), per worker.", ["version"],
                          registry=registry, multiprocess_mode="liveall"),
         reloads=Counter("pakrel_model_reloads_total", "Model reload attempts by result.", ["result"],

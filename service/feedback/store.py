@@ -153,12 +153,21 @@ class SqliteStore:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self._schema_ready = False
 
     def _connect(self) -> sqlite3.Connection:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.folder / DB_FILE, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+        path = self.folder / DB_FILE
+        fresh = not self._schema_ready or not path.exists()  # a store removed under us is made again
+        if fresh:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+        connection.execute("PRAGMA synchronous=FULL")  # per connection; WAL mode stays in the file
+        if fresh:
+            self._make_schema(connection)
+        return connection
+
+    def _make_schema(self, connection: sqlite3.Connection) -> None:
         connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=FULL")
         connection.execute(_SCHEMA)
         columns = {row[1] for row in connection.execute("PRAGMA table_info(feedback)")}
         if "contributor" not in columns:  # a store written before keys had names
@@ -167,7 +176,7 @@ class SqliteStore:
             except sqlite3.OperationalError as exc:  # another process added it first
                 if "duplicate column" not in str(exc):
                     raise
-        return connection
+        self._schema_ready = True
 
     def add(self, fields: dict[str, Any]) -> tuple[FeedbackRecord, bool]:
         row = new_row(fields)

@@ -1,0 +1,134 @@
+"""The worker's classify queue: requests that wait while the classify thread is busy share its next
+call, each still gets exactly its own answer, and one that breaks the model fails alone."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+import service.api.classify_queue as classify_queue
+from service.api.app import create_app
+from service.settings import Settings
+from tests.conftest import LOOPBACK
+
+ARTICLES = [
+    "Pakistan and China signed an agreement in Islamabad to extend the railway line to Gwadar.",
+    "The foreign office in Islamabad criticised India over the suspension of talks on the river waters.",
+    "Saudi Arabia deposited three billion dollars with the State Bank of Pakistan to support its reserves.",
+    "The local football league in Lahore ended with a penalty shoot-out on Sunday evening.",
+]
+BROKEN = "This article breaks the model."
+
+
+class HeldCalls:
+    """classify_articles, recording the size of every call; the first call waits until released, so the
+    requests sent meanwhile queue behind it."""
+
+    def __init__(self, real: Callable) -> None:
+        self.real, self.sizes = real, []
+        self.first_started, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, classifier, inputs, explain=False):
+        self.sizes.append(len(inputs))
+        if len(self.sizes) == 1:
+            self.first_started.set()
+            assert self.release.wait(30)
+        if any(item.text == BROKEN for item in inputs):
+            raise RuntimeError("the model cannot read this article")
+        return self.real(classifier, inputs, explain)
+
+
+@contextmanager
+def held_client(tmp_path: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient,
+                                                                                                   HeldCalls]]:
+    calls = HeldCalls(classify_queue.classify_articles)
+    monkeypatch.setattr(classify_queue, "classify_articles", calls)
+    settings = Settings(model_dir=model_dir, feedback_dir=tmp_path / "fb")
+    with TestClient(create_app(settings), client=LOOPBACK, raise_server_exceptions=False) as client:
+        yield client, calls
+
+
+def _queue_behind_a_held_call(client: TestClient, calls: HeldCalls,
+                              requests: list[tuple[str, dict]]) -> list:
+    """Send one request that holds the classify thread, then `requests` (path, body) while it is held;
+    release it once all of them wait in the queue. The responses of `requests`, in order."""
+    responses: list = [None] * len(requests)
+    first = threading.Thread(target=client.post, args=("/v1/classify",), kwargs={"json": {"text": ARTICLES[0]}})
+    first.start()
+    assert calls.first_started.wait(30)
+
+    def send(index: int, path: str, body: dict) -> None:
+        responses[index] = client.post(path, json=body)
+
+    queue = client.app.state.classify_queue
+    threads = []
+    for index, (path, body) in enumerate(requests):  # one at a time, so they queue in this order
+        threads.append(threading.Thread(target=send, args=(index, path, body)))
+        threads[-1].start()
+        _wait_until(lambda held=2 + index: queue.held == held)
+    calls.release.set()
+    for thread in [first, *threads]:
+        thread.join(30)
+    return responses
+
+
+def _wait_until(condition: Callable[[], bool]) -> None:
+    pause = threading.Event()
+    for _ in range(3000):
+        if condition():
+            return
+        pause.wait(0.01)
+    assert condition()
+
+
+def test_requests_that_wait_together_share_one_call_and_each_gets_its_own_answer(
+        tmp_path: Path, model_dir_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with held_client(tmp_path, model_dir_copy, monkeypatch) as (client, calls):
+        waiting = [("/v1/classify", {"text": text, "id": f"a{i}"}) for i, text in enumerate(ARTICLES[1:])]
+        waiting.append(("/v1/classify/batch", {"items": [{"text": ARTICLES[0], "id": "b0"},
+                                                         {"text": ARTICLES[3], "id": "b1"}]}))
+        responses = _queue_behind_a_held_call(client, calls, waiting)
+        shared_sizes = list(calls.sizes)
+        alone = [client.post(path, json=body) for path, body in waiting]
+        metrics = client.get("/metrics").text
+    assert shared_sizes == [1, 5]  # the held call, then the three singles and the batch of two together
+    assert [r.status_code for r in responses] == [200] * 4
+    assert [r.json() for r in responses] == [r.json() for r in alone]
+    assert [r.json()["id"] for r in responses[:3]] == ["a0", "a1", "a2"]
+    assert [item["id"] for item in responses[3].json()["results"]] == ["b0", "b1"]
+    count = re.search(r"^pakrel_classify_call_articles_count (\S+)$", metrics, re.MULTILINE)
+    total = re.search(r"^pakrel_classify_call_articles_sum (\S+)$", metrics, re.MULTILINE)
+    # 2 shared calls (1 + 5 articles), then the 4 requests again one by one (1 + 1 + 1 + 2 articles).
+    assert (float(count.group(1)), float(total.group(1))) == (6.0, 11.0)
+
+
+def test_an_article_that_breaks_the_model_fails_only_its_own_request(
+        tmp_path: Path, model_dir_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with held_client(tmp_path, model_dir_copy, monkeypatch) as (client, calls):
+        waiting = [("/v1/classify", {"text": ARTICLES[1]}), ("/v1/classify", {"text": BROKEN}),
+                   ("/v1/classify", {"text": ARTICLES[2]})]
+        responses = _queue_behind_a_held_call(client, calls, waiting)
+        sizes = list(calls.sizes)
+        alone = [client.post("/v1/classify", json={"text": text}).json() for text in (ARTICLES[1], ARTICLES[2])]
+    # The shared call of three fails, then each of the three runs alone.
+    assert sizes == [1, 3, 1, 1, 1]
+    assert [r.status_code for r in responses] == [200, 500, 200]
+    assert responses[1].json() == {"error": "internal_error", "message": "the server failed; the error is logged"}
+    assert [responses[0].json(), responses[2].json()] == alone
+
+
+def test_explained_and_plain_requests_do_not_share_a_call(
+        tmp_path: Path, model_dir_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with held_client(tmp_path, model_dir_copy, monkeypatch) as (client, calls):
+        waiting = [("/v1/classify", {"text": ARTICLES[1]}), ("/v1/classify?explain=true", {"text": ARTICLES[2]}),
+                   ("/v1/classify", {"text": ARTICLES[3]})]
+        responses = _queue_behind_a_held_call(client, calls, waiting)
+    assert calls.sizes == [1, 1, 1, 1]  # arrival order is kept: plain, explained, plain
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert [r.json()["explanation"] is not None for r in responses] == [False, True, False]
