@@ -41,8 +41,10 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(64, ge=1, description="Most articles in one batch request.")
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024,
                                 description="Request bodies larger than this are refused before being read whole.")
-    max_queue: int = Field(64, ge=1, description="Classify requests one worker holds (running and waiting); "
-                                                 "beyond it a request gets 503 with Retry-After at once.")
+    # 64 clients all on one worker, and as many requests again whose clients hung up before their turn
+    # (they are dropped, not classified, when it comes, but hold their place until then).
+    max_queue: int = Field(128, ge=1, description="Classify requests one worker holds (running and waiting); "
+                                                  "beyond it a request gets 503 with Retry-After at once.")
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1,
                          description="Worker processes started by `python -m service.api.serve`.")
     api_key: SecretStr | None = Field(None, description="One key (named 'default'): admin, feedback listing and "

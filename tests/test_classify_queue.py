@@ -3,6 +3,7 @@ call, each still gets exactly its own answer, and one that breaks the model fail
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -14,6 +15,10 @@ from fastapi.testclient import TestClient
 
 import service.api.classify_queue as classify_queue
 from service.api.app import create_app
+from service.api.classify_queue import ClassifyQueue
+from service.contract.errors import ApiError
+from service.model.classifier import ArticleInput
+from service.model.lifecycle import load_verified_model
 from service.settings import Settings
 from tests.conftest import LOOPBACK
 
@@ -132,3 +137,40 @@ def test_explained_and_plain_requests_do_not_share_a_call(
     assert calls.sizes == [1, 1, 1, 1]  # arrival order is kept: plain, explained, plain
     assert [r.status_code for r in responses] == [200, 200, 200]
     assert [r.json()["explanation"] is not None for r in responses] == [False, True, False]
+
+
+def test_requests_whose_client_left_before_their_turn_are_not_classified(
+        model_dir_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = HeldCalls(classify_queue.classify_articles)
+    monkeypatch.setattr(classify_queue, "classify_articles", calls)
+    classifier = load_verified_model(model_dir_copy).classifier
+    inputs = [ArticleInput(text) for text in ARTICLES]
+
+    async def gone() -> bool:
+        return True
+
+    async def scenario() -> tuple[list, int, int]:
+        queue = ClassifyQueue(limit=10)
+        first = asyncio.create_task(queue.classify(classifier, inputs[:1], False))
+        await asyncio.to_thread(calls.first_started.wait, 30)
+        hung_up = asyncio.create_task(queue.classify(classifier, inputs[1:2], False, client_gone=gone))
+        cancelled = asyncio.create_task(queue.classify(classifier, inputs[2:3], False))
+        kept = asyncio.create_task(queue.classify(classifier, inputs[3:4], False))
+        await asyncio.sleep(0.05)
+        held_before = queue.held
+        cancelled.cancel()
+        await asyncio.sleep(0)
+        held_after = queue.held
+        calls.release.set()
+        outcomes = await asyncio.gather(first, hung_up, cancelled, kept, return_exceptions=True)
+        return outcomes, held_before, held_after
+
+    outcomes, held_before, held_after = asyncio.run(scenario())
+    assert (held_before, held_after) == (4, 3)
+    assert calls.sizes == [1, 1]  # the held call, then only the request still wanted
+    refused = outcomes[1]
+    assert isinstance(refused, ApiError)
+    assert (refused.status, refused.error, refused.message) == (
+        499, "client_closed_request", "the client closed the connection before its turn; nothing was classified")
+    assert isinstance(outcomes[2], asyncio.CancelledError)
+    assert outcomes[3] == calls.real(classifier, inputs[3:4])

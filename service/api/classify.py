@@ -58,7 +58,7 @@ async def _classify(request: Request, items: list[ArticleRequest], explain: bool
     loaded = served_model(request)
     inputs = [ArticleInput(item.text, item.title or "") for item in items]
     queue: ClassifyQueue = request.app.state.classify_queue
-    results = await queue.classify(loaded.classifier, inputs, explain)
+    results = await queue.classify(loaded.classifier, inputs, explain, request.is_disconnected)
     threshold = loaded.classifier.rule.scope_threshold
     bodies = [classification_body(r, loaded.version, item.id, threshold)
               for r, item in zip(results, items, strict=True)]

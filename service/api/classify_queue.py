@@ -9,6 +9,7 @@ when it frees up, everything that queued (up to MAX_ARTICLES_PER_CALL articles) 
 fixed costs are paid per call), so under load the worker serves more, and at concurrency 1 nothing
 waits: no timer holds a request back to gather others.
 
+A request whose client has hung up by its turn is not classified (499 in the logs and metrics).
 Beyond the limit a request is refused at once (503, Retry-After) rather than queued for seconds:
 the client or the load balancer can send it to a worker with room, and latency stays bounded for
 the requests that are taken.
@@ -18,8 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from anyio import to_thread
@@ -33,12 +33,19 @@ RETRY_AFTER_S = 1
 Outcome = list[Classification] | Exception
 
 
-@dataclass(frozen=True)
+async def _still_there() -> bool:
+    return False
+
+
+# Identity, not field equality, and no generated repr: a job holds the model, whose repr alone took
+# 18 ms (scikit-learn pretty-prints its estimators), and `deque.remove` compares and reprs.
+@dataclass(frozen=True, eq=False, repr=False)
 class _Job:
     classifier: ArticleClassifier
     inputs: Sequence[ArticleInput]
     explain: bool
     done: asyncio.Future[list[Classification]]
+    client_gone: Callable[[], Awaitable[bool]]
 
     def joins(self, first: _Job) -> bool:
         """Only requests for the same model and the same `explain` can share a call."""
@@ -61,14 +68,17 @@ class ClassifyQueue:
         """Requests running or waiting: what PAKREL_MAX_QUEUE limits."""
         return self._running + len(self._waiting)
 
-    async def classify(self, classifier: ArticleClassifier, inputs: Sequence[ArticleInput],
-                       explain: bool) -> list[Classification]:
+    async def classify(self, classifier: ArticleClassifier, inputs: Sequence[ArticleInput], explain: bool,
+                       client_gone: Callable[[], Awaitable[bool]] = _still_there) -> list[Classification]:
+        """The classifications of `inputs`, once the classify thread has run them. `client_gone` is asked
+        when the request's turn comes: the server does not cancel a request whose client hung up (a
+        timed-out caller, a load balancer retrying elsewhere), and its work would delay the others."""
         if self.held >= self.limit:
             raise ApiError(503, "overloaded",
                            f"this worker already holds {self.held} classify requests (PAKREL_MAX_QUEUE="
                            f"{self.limit}); retry after {RETRY_AFTER_S} s", headers={"Retry-After": str(RETRY_AFTER_S)})
         loop = asyncio.get_running_loop()
-        job = _Job(classifier, inputs, explain, loop.create_future())
+        job = _Job(classifier, inputs, explain, loop.create_future(), client_gone)
         self._waiting.append(job)
         # A drainer of an earlier event loop (an app served again, as tests do) cannot run here.
         if self._drainer is None or self._drainer.done() or self._drainer.get_loop() is not loop:
@@ -76,16 +86,17 @@ class ClassifyQueue:
         try:
             return await job.done
         finally:
-            # A client that went away before its turn leaves no work behind.
-            with suppress(ValueError):
+            if job in self._waiting:  # cancelled before its turn: it leaves no work behind
                 self._waiting.remove(job)
 
     async def _drain(self) -> None:
         while self._waiting:
-            jobs = self._take()
+            taken = self._take()
+            self._running = len(taken)
+            jobs = [job for job in taken if not await self._abandoned(job)]
+            self._running = len(jobs)
             if not jobs:
                 continue
-            self._running = len(jobs)
             try:
                 outcomes = await to_thread.run_sync(_classify_together, jobs)
             finally:
@@ -98,6 +109,17 @@ class ClassifyQueue:
                     job.done.set_exception(outcome)
                 else:
                     job.done.set_result(outcome)
+
+    @staticmethod
+    async def _abandoned(job: _Job) -> bool:
+        if job.done.done():  # cancelled meanwhile
+            return True
+        if not await job.client_gone():
+            return False
+        if not job.done.done():
+            job.done.set_exception(ApiError(499, "client_closed_request",
+                                            "the client closed the connection before its turn; nothing was classified"))
+        return True
 
     def _take(self) -> list[_Job]:
         """The oldest waiting request and those right behind it that can share its call, in arrival order,
