@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import signal
 import statistics
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +23,7 @@ from typing import Any
 from bench.articles import benchmark_articles
 from bench.http_load import run_load
 from bench.in_process import time_classification
+from bench.points import BATCH_SIZE, measure_point, progress, request_loads, wait_idle
 from bench.table import render
 from bench.targets import evaluate_targets
 from bench.uvicorn_server import RunningServer, memory_mb, uvicorn_server
@@ -35,8 +33,6 @@ from service.model.paragraphs import split_paragraphs
 from service.settings import ROOT, Settings
 
 RESULTS_DIR = ROOT / "bench" / "results"
-BATCH_SIZE = 32
-LATENCY_WORDS = 800
 DEFAULT_WORKERS = Settings().workers
 
 
@@ -51,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data", help="corpus the articles are drawn from")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "latest.json")
     parser.add_argument("--bulk", action="store_true", help="also time the bulk command (bench/bulk_bench.py)")
+    parser.add_argument("--peer", action="store_true",
+                        help="also serve the model with MLServer and gunicorn and load them alike (bench/peer.py)")
     return parser
 
 
@@ -66,11 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = datetime.now(UTC).isoformat(timespec="seconds")
     environment = _environment()
     if os.getloadavg()[0] > 0.5 * (os.cpu_count() or 1):
-        _progress(f"warning: the machine is busy (load average {environment['load_average_before']}); "
+        progress(f"warning: the machine is busy (load average {environment['load_average_before']}); "
                   "the figures will be low and noisy")
     articles = benchmark_articles(args.data_dir)
     loaded = load_verified_model(args.model_dir)
-    _progress(f"in process: {args.runs} runs, one article a call and batches of {BATCH_SIZE}")
+    progress(f"in process: {args.runs} runs, one article a call and batches of {BATCH_SIZE}")
     in_process = [time_classification(loaded.classifier, articles, size, args.runs).summary()
                   for size in (1, BATCH_SIZE)]
     points, servers = _http_section(args, articles)
@@ -79,71 +77,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seconds": args.seconds, "runs": args.runs, "model": _model_facts(loaded, args.model_dir),
         "articles": _article_facts(articles), "in_process": in_process, "http": points, "servers": servers,
     }
+    if args.peer:
+        from bench.peer import peer_section  # builds its own venvs; needed only with --peer
+
+        results["peers"] = peer_section(args.model_dir, request_loads(articles)[0][0], args.concurrency,
+                                        args.seconds, args.out.parent)
     if args.bulk:
         from bench.bulk_bench import bulk_section  # its own dependencies are needed only with --bulk
 
-        _progress("bulk: the bulk command on generated archives (several minutes)")
+        progress("bulk: the bulk command on generated archives (several minutes)")
         results["bulk"] = bulk_section(args.model_dir)
     results["default_workers"] = DEFAULT_WORKERS
     results["targets"] = [target.as_dict() for target in evaluate_targets(results)]
     print(render(results))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    _progress(f"wrote {args.out}")
+    progress(f"wrote {args.out}")
     return 0
 
 
-@dataclass(frozen=True)
-class _Load:
-    kind: str  # "single", "batch" or "latency": what the targets look up
-    label: str
-    path: str
-    bodies: list[bytes]
-    articles_per_request: int
-
-
-def _loads(articles: list[ArticleInput]) -> tuple[list[_Load], _Load]:
-    """The bodies, serialised once: single articles, batches of exactly BATCH_SIZE (wrapping around the
-    list until batches would repeat), and the article nearest LATENCY_WORDS words for the latency target."""
-    items = [{"text": article.text, "title": article.title, "id": str(i)} for i, article in enumerate(articles)]
-    single = [json.dumps(item).encode() for item in items]
-    batches = [json.dumps({"items": [items[(start + j) % len(items)] for j in range(BATCH_SIZE)]}).encode()
-               for start in range(0, math.lcm(len(items), BATCH_SIZE), BATCH_SIZE)]
-    closest = min(range(len(articles)), key=lambda i: abs(len(articles[i].text.split()) - LATENCY_WORDS))
-    words = len(articles[closest].text.split())
-    return ([_Load("single", "single article", "/v1/classify", single, 1),
-             _Load("batch", f"batch of {BATCH_SIZE}", "/v1/classify/batch", batches, BATCH_SIZE)],
-            _Load("latency", f"{LATENCY_WORDS}-word article ({words} words)", "/v1/classify", [single[closest]], 1))
-
-
 def _http_section(args: argparse.Namespace, articles: list[ArticleInput]) -> tuple[list[dict], list[dict]]:
-    loads, latency = _loads(articles)
+    loads, latency = request_loads(articles)
     points: list[dict] = []
     servers: list[dict] = []
     for workers in args.workers:
         server_cpus, generator_cpus = _core_split() if workers == 1 else (None, None)
         log_path = args.out.parent / f"uvicorn-{workers}-workers.log"
         with uvicorn_server(args.model_dir, workers, log_path, server_cpus) as server, _pinned(generator_cpus):
-            _progress(f"{workers} worker(s) ready after {server.cold_start_s:.2f} s")
+            progress(f"{workers} worker(s) ready after {server.cold_start_s:.2f} s")
             started_pids = server.worker_pids()
             run_load(server.base_url + loads[0].path, loads[0].bodies, 2 * workers, 1.0)  # warm-up, not counted
             # The latency point runs first, next to the single-article points it is compared with.
             if workers == args.workers[0]:
-                points.append(_point(server, latency, 1, args.seconds))
-            points += [_point(server, load, concurrency, args.seconds)
+                points.append(measure_point(server, latency, 1, args.seconds))
+            points += [measure_point(server, load, concurrency, args.seconds)
                        for load in loads for concurrency in args.concurrency]
+            wait_idle(server.cpu_seconds)  # memory is read once the queues have drained, as a server sits
             servers.append(_server_facts(server, started_pids))
     return points, servers
-
-
-def _point(server: RunningServer, load: _Load, concurrency: int, seconds: float) -> dict[str, Any]:
-    _progress(f"  {load.label}, concurrency {concurrency}, {server.workers} worker(s)")
-    cpu_before = server.cpu_seconds()
-    result = run_load(server.base_url + load.path, load.bodies, concurrency, seconds)
-    cpu = server.cpu_seconds() - cpu_before
-    return {"workers": server.workers, "kind": load.kind, "request": load.label, **result.summary(),
-            "articles_per_s": round(result.requests_per_s * load.articles_per_request, 1),
-            "server_cpu_ms_per_request": round(1000 * cpu / result.requests, 2) if result.requests else None}
 
 
 def _server_facts(server: RunningServer, started_pids: list[int]) -> dict[str, Any]:
@@ -199,10 +170,6 @@ def _environment() -> dict[str, Any]:
     return {"cpus": os.cpu_count(),
             "cpu_model": cpu_model, "python": platform.python_version(), "platform": platform.platform(),
             "load_average_before": ", ".join(f"{x:.2f}" for x in os.getloadavg())}
-
-
-def _progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

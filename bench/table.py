@@ -8,6 +8,8 @@ from typing import Any
 
 def render(results: dict[str, Any]) -> str:
     sections = [_header(results), _in_process(results), _http(results), _servers(results)]
+    if "peers" in results:
+        sections.append(_peers(results))
     if "bulk" in results:
         from bench.bulk_bench import format_table
 
@@ -65,6 +67,42 @@ def _servers(results: dict[str, Any]) -> str:
                      "-" if supervisor is None else f"{supervisor['rss']:.0f} MB"])
     return title + "\n" + _grid(["workers", "cold start to ready", "worker restarts", "RSS per worker",
                                  "heap + libraries", "PSS per worker", "supervisor RSS"], rows)
+
+
+OURS = "ours: python -m service.api.serve"
+
+
+def _peers(results: dict[str, Any]) -> str:
+    """Our single-article rows (1 and the default worker count) beside each peer's, memory summed over
+    every process of the server after its load."""
+    title = (f"Peers: the same model and single-article load, {results['seconds']:g} s a point (bench/peer.py); "
+             "memory = every process of the server after the load, RSS summed and PSS summed (libraries shared "
+             "between processes counted once); our 1-worker server is pinned to its own core, the others are not")
+    ours = sorted({1, results.get("default_workers", 1)})
+    memory = {server["workers"]: _our_memory(server) for server in results["servers"]}
+    rows = [_peer_row(f"{OURS}, {p['workers']} worker(s)", p, memory.get(p["workers"]))
+            for p in results["http"] if p["kind"] == "single" and p["workers"] in ours]
+    peer_memory = {server["server"]: server["memory_mb"] for server in results["peers"]["servers"]}
+    rows += [_peer_row(p["server"], p, peer_memory.get(p["server"])) for p in results["peers"]["points"]]
+    checks = [f"  {s['server']}: {s['answers']['equal']} of {s['answers']['articles']} answers equal ours; "
+              f"{', '.join(f'{name} {version}' for name, version in s['versions'].items())}"
+              for s in results["peers"]["servers"]]
+    table = _grid(["server", "concurrency", "requests/s", "p50 ms", "p99 ms", "server CPU ms/request", "errors",
+                   "RSS total", "PSS total"], rows)
+    return "\n".join([title, table, *checks])
+
+
+def _peer_row(name: str, point: dict[str, Any], memory: dict[str, float] | None) -> list[str]:
+    return [name, str(point["concurrency"]), f"{point['requests_per_s']:.1f}", _ms(point["p50_ms"]),
+            _ms(point["p99_ms"]), _ms(point.get("server_cpu_ms_per_request")), str(point["errors"]),
+            "-" if memory is None else f"{memory['rss']:.0f} MB", "-" if memory is None else f"{memory['pss']:.0f} MB"]
+
+
+def _our_memory(server: dict[str, Any]) -> dict[str, float]:
+    """Workers plus uvicorn's supervisor (when there is one), as the peers' figures count every process."""
+    memories = [*server["worker_memory_mb"], *([server["supervisor_memory_mb"]] if server["supervisor_memory_mb"]
+                                               else [])]
+    return {"rss": sum(m["rss"] for m in memories), "pss": sum(m["pss"] for m in memories)}
 
 
 def _each(memories: list[dict[str, float]], template: str) -> str:

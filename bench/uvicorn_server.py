@@ -46,7 +46,7 @@ class RunningServer:
         """With one worker uvicorn serves from the process it started as; with more, from spawned children."""
         if self.workers == 1:
             return [self.process.pid]
-        return [pid for pid, parent, _ in _live_processes()
+        return [pid for pid, parent, _ in live_processes()
                 if parent == self.process.pid and b"spawn_main" in _cmdline(pid)]
 
 
@@ -108,13 +108,13 @@ def uvicorn_server(model_dir: Path, workers: int, log_path: Path, cpus: set[int]
                                    preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
     try:
         base_url = f"http://127.0.0.1:{port}"
-        cold_start = _wait_ready(process, base_url, log_path) - started
+        cold_start = wait_ready(process, base_url, log_path) - started
         yield RunningServer(process, base_url, workers, cold_start, log_path)
     finally:
         stop_process_group(process)
 
 
-def _wait_ready(process: subprocess.Popen, base_url: str, log_path: Path) -> float:
+def wait_ready(process: subprocess.Popen, base_url: str, log_path: Path) -> float:
     deadline = time.perf_counter() + READY_TIMEOUT_S
     with httpx.Client(timeout=2.0) as client:
         while time.perf_counter() < deadline:
@@ -138,7 +138,7 @@ def stop_process_group(process: subprocess.Popen) -> None:
         if _group_gone(process, group):
             break
     process.wait(timeout=STOP_TIMEOUT_S)
-    left = [pid for pid, _, pgrp in _live_processes() if pgrp == group]
+    left = [pid for pid, _, pgrp in live_processes() if pgrp == group]
     if left:
         raise ServerFailed(f"processes {left} of server group {group} survived SIGKILL")
 
@@ -147,13 +147,13 @@ def _group_gone(process: subprocess.Popen, group: int) -> bool:
     deadline = time.perf_counter() + STOP_TIMEOUT_S
     while time.perf_counter() < deadline:
         process.poll()  # reap the supervisor so it does not linger as a zombie
-        if not any(pgrp == group for _, _, pgrp in _live_processes()):
+        if not any(pgrp == group for _, _, pgrp in live_processes()):
             return True
         time.sleep(0.05)
     return False
 
 
-def _live_processes() -> Iterator[tuple[int, int, int]]:
+def live_processes() -> Iterator[tuple[int, int, int]]:
     """(pid, parent pid, process group) of every live, non-zombie process, from /proc."""
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:

@@ -11,7 +11,6 @@ This launcher adds what a fleet needs around it:
 from __future__ import annotations
 
 import argparse
-import ctypes
 import logging
 import os
 import shutil
@@ -24,6 +23,7 @@ from pathlib import Path
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from service.api.libc import limit_arenas
 from service.settings import LOG_FORMAT, MULTIPROC_ENV, NO_KEY_WARNING, WARNED_ENV, Settings
 
 APP = "service.api.app:app"
@@ -51,19 +51,22 @@ class Fleet(Multiprocess):
             forget_dead_workers()
 
 
+# Reach the spawned workers at their start (operators' own values win):
+# - glibc gives threads their own malloc arenas, up to 8 per core; the thread pool's threads then keep
+#   freed memory in several of them and a worker's resident memory creeps up. Two arenas are plenty
+#   for one classifying thread and the event loop.
+# - OpenBLAS starts a thread pool per core, with its buffers, in every worker, for dense algebra the
+#   model does not do; with a worker per core those threads would only compete. One thread saves
+#   about 10 MB per worker.
+LEAN_WORKER_ENV = {"MALLOC_ARENA_MAX": "2", "OPENBLAS_NUM_THREADS": "1"}
+
+
 def _lean_workers() -> None:
-    """Settings that reach the spawned workers at their start (operators' own values win):
-    - glibc gives threads their own malloc arenas, up to 8 per core; the thread pool's threads then keep
-      freed memory in several of them and a worker's resident memory creeps up. Two arenas are plenty
-      for one classifying thread and the event loop (mallopt applies it to this process, the only
-      worker when PAKREL_WORKERS=1).
-    - OpenBLAS starts a thread pool per core, with its buffers, in every worker, for dense algebra the
-      model does not do; with a worker per core those threads would only compete. One thread saves
-      about 10 MB per worker."""
-    arenas = int(os.environ.setdefault("MALLOC_ARENA_MAX", "2"))
-    with suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # -8: M_ARENA_MAX
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    """LEAN_WORKER_ENV for the workers; mallopt applies the arenas to this process, the only worker when
+    PAKREL_WORKERS=1."""
+    for name, value in LEAN_WORKER_ENV.items():
+        os.environ.setdefault(name, value)
+    limit_arenas(int(os.environ["MALLOC_ARENA_MAX"]))
 
 
 def _metrics_dir() -> tuple[Path, bool]:
