@@ -60,8 +60,9 @@ class LoadFailed(RuntimeError):
 class LoadResult:
     concurrency: int
     seconds: float
-    requests: int
+    requests: int  # sent: answered, or lost to a socket error
     errors: int
+    answered: int  # the server's work: what its CPU time is divided by
     p50_ms: float | None
     p99_ms: float | None
     max_ms: float | None
@@ -81,7 +82,8 @@ class LoadResult:
 
 def run_load(url: str, bodies: Sequence[bytes], concurrency: int, seconds: float) -> LoadResult:
     """POST `bodies` round-robin to `url` from `concurrency` connections (one wrk thread) for `seconds`.
-    Any answer other than 2xx/3xx, a timeout and a socket error count as errors (wrk's own rule)."""
+    Any answer other than 2xx/3xx, an answer later than the timeout and a socket error are errors;
+    latency percentiles are over all answers (wrk's own rules)."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise LoadFailed("wrk is not installed: `make system-deps` (Debian package wrk) installs it")
@@ -102,12 +104,14 @@ def run_load(url: str, bodies: Sequence[bytes], concurrency: int, seconds: float
 
 
 def _result(concurrency: int, report: dict[str, int]) -> LoadResult:
-    kinds = {"non-2xx answer": report["status"], "timeout": report["timeout"], "connect error": report["connect"],
-             "read error": report["read"], "write error": report["write"]}
+    """wrk's `requests` are the answers received (2xx or not, slow ones included: its `timeout` counts
+    answers later than --timeout among them); socket errors are requests that got no answer."""
+    kinds = {"non-2xx answer": report["status"], "later than the timeout": report["timeout"],
+             "connect error": report["connect"], "read error": report["read"], "write error": report["write"]}
     errors = {kind: count for kind, count in kinds.items() if count}
-    answered = report["requests"] > 0  # answers, 2xx or not; socket errors and timeouts come on top
-    attempted = report["requests"] + sum(report[kind] for kind in ("connect", "read", "write", "timeout"))
-    return LoadResult(concurrency, report["duration_us"] / 1e6, attempted, sum(errors.values()),
+    answered = report["requests"]
+    unanswered = report["connect"] + report["read"] + report["write"]
+    return LoadResult(concurrency, report["duration_us"] / 1e6, answered + unanswered, sum(errors.values()), answered,
                       _ms(report["p50_us"]) if answered else None, _ms(report["p99_us"]) if answered else None,
                       _ms(report["max_us"]) if answered else None, errors)
 

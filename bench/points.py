@@ -60,7 +60,7 @@ def measure_point(server: Server, load: Load, concurrency: int, seconds: float) 
     cpu = server.cpu_seconds() - cpu_before
     return {"workers": server.workers, "kind": load.kind, "request": load.label, **result.summary(),
             "articles_per_s": round(result.requests_per_s * load.articles_per_request, 1),
-            "server_cpu_ms_per_request": round(1000 * cpu / result.requests, 2) if result.requests else None}
+            "server_cpu_ms_per_request": round(1000 * cpu / result.answered, 2) if result.answered else None}
 
 
 def wait_idle(cpu_seconds: Callable[[], float]) -> None:
@@ -73,6 +73,7 @@ def wait_idle(cpu_seconds: Callable[[], float]) -> None:
         if now - before < IDLE_CPU_S:
             return
         before = now
+    progress(f"warning: the server still worked after {IDLE_TIMEOUT_S:.0f} s without load; measuring anyway")
 
 
 def progress(message: str) -> None:

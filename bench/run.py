@@ -110,10 +110,13 @@ def _http_section(args: argparse.Namespace, articles: list[ArticleInput]) -> tup
             # The latency point runs first, next to the single-article points it is compared with.
             if workers == args.workers[0]:
                 points.append(measure_point(server, latency, 1, args.seconds))
-            points += [measure_point(server, load, concurrency, args.seconds)
-                       for load in loads for concurrency in args.concurrency]
-            wait_idle(server.cpu_seconds)  # memory is read once the queues have drained, as a server sits
-            servers.append(_server_facts(server, started_pids))
+            after_single: list[dict[str, float]] = []
+            for load in loads:
+                points += [measure_point(server, load, concurrency, args.seconds) for concurrency in args.concurrency]
+                wait_idle(server.cpu_seconds)  # memory is read once the queues have drained, as a server sits
+                if load.kind == "single":  # what the peers, loaded with single articles only, are compared with
+                    after_single = _all_memory(server)
+            servers.append({**_server_facts(server, started_pids), "memory_after_single_mb": after_single})
     return points, servers
 
 
@@ -125,6 +128,12 @@ def _server_facts(server: RunningServer, started_pids: list[int]) -> dict[str, A
     return {"workers": server.workers, "cold_start_s": round(server.cold_start_s, 3),
             "worker_restarts": len(set(pids) - set(started_pids)),
             "worker_memory_mb": [memory_mb(pid) for pid in pids], "supervisor_memory_mb": supervisor}
+
+
+def _all_memory(server: RunningServer) -> list[dict[str, float]]:
+    """Every process of the server: the workers and, with several, uvicorn's supervisor."""
+    pids = server.worker_pids() + ([server.process.pid] if server.workers > 1 else [])
+    return [memory_mb(pid) for pid in pids]
 
 
 def _core_split() -> tuple[set[int] | None, set[int] | None]:

@@ -76,10 +76,11 @@ def _peers(results: dict[str, Any]) -> str:
     """Our single-article rows (1 and the default worker count) beside each peer's, memory summed over
     every process of the server after its load."""
     title = (f"Peers: the same model and single-article load, {results['seconds']:g} s a point (bench/peer.py); "
-             "memory = every process of the server after the load, RSS summed and PSS summed (libraries shared "
-             "between processes counted once); our 1-worker server is pinned to its own core, the others are not")
+             "memory = every process of the server after the single-article load, RSS summed and PSS summed "
+             "(libraries shared between processes counted once); our 1-worker server is pinned to its own core, "
+             "the others are not")
     ours = sorted({1, results.get("default_workers", 1)})
-    memory = {server["workers"]: _our_memory(server) for server in results["servers"]}
+    memory = {server["workers"]: _summed(server.get("memory_after_single_mb") or []) for server in results["servers"]}
     rows = [_peer_row(f"{OURS}, {p['workers']} worker(s)", p, memory.get(p["workers"]))
             for p in results["http"] if p["kind"] == "single" and p["workers"] in ours]
     peer_memory = {server["server"]: server["memory_mb"] for server in results["peers"]["servers"]}
@@ -98,10 +99,9 @@ def _peer_row(name: str, point: dict[str, Any], memory: dict[str, float] | None)
             "-" if memory is None else f"{memory['rss']:.0f} MB", "-" if memory is None else f"{memory['pss']:.0f} MB"]
 
 
-def _our_memory(server: dict[str, Any]) -> dict[str, float]:
-    """Workers plus uvicorn's supervisor (when there is one), as the peers' figures count every process."""
-    memories = [*server["worker_memory_mb"], *([server["supervisor_memory_mb"]] if server["supervisor_memory_mb"]
-                                               else [])]
+def _summed(memories: list[dict[str, float]]) -> dict[str, float] | None:
+    if not memories:
+        return None
     return {"rss": sum(m["rss"] for m in memories), "pss": sum(m["pss"] for m in memories)}
 
 

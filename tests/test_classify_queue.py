@@ -174,3 +174,94 @@ def test_requests_whose_client_left_before_their_turn_are_not_classified(
         499, "client_closed_request", "the client closed the connection before its turn; nothing was classified")
     assert isinstance(outcomes[2], asyncio.CancelledError)
     assert outcomes[3] == calls.real(classifier, inputs[3:4])
+
+
+def _queued_scenario(model_dir: Path, monkeypatch: pytest.MonkeyPatch, sizes: list[int],
+                     **job_options: object) -> tuple[HeldCalls, list]:
+    """A held call of one article, then jobs of `sizes` articles queued behind it (in this order), then
+    release. The calls' sizes and each job's outcome."""
+    calls = HeldCalls(classify_queue.classify_articles)
+    monkeypatch.setattr(classify_queue, "classify_articles", calls)
+    classifier = load_verified_model(model_dir).classifier
+    articles = [ArticleInput(ARTICLES[i % len(ARTICLES)]) for i in range(max(sizes))]
+
+    async def scenario() -> list:
+        queue = ClassifyQueue(limit=100)
+        first = asyncio.create_task(queue.classify(classifier, articles[:1], False))
+        await asyncio.to_thread(calls.first_started.wait, 30)
+        jobs = []
+        for size in sizes:
+            jobs.append(asyncio.create_task(queue.classify(classifier, articles[:size], False, **job_options)))
+            await asyncio.sleep(0)
+        calls.release.set()
+        return await asyncio.gather(first, *jobs, return_exceptions=True)
+
+    return calls, asyncio.run(scenario())
+
+
+def test_a_call_takes_at_most_32_articles_and_a_larger_batch_runs_alone(
+        model_dir_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls, outcomes = _queued_scenario(model_dir_copy, monkeypatch, [1, 1, 31, 40, 1])
+    assert calls.sizes == [1, 2, 31, 40, 1]
+    assert [len(outcome) for outcome in outcomes] == [1, 1, 1, 31, 40, 1]
+
+
+def test_a_client_check_that_fails_serves_the_request(model_dir_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken() -> bool:
+        raise RuntimeError("the connection state cannot be read")
+
+    calls, outcomes = _queued_scenario(model_dir_copy, monkeypatch, [1, 1], client_gone=broken)
+    assert calls.sizes == [1, 2]
+    assert [len(outcome) for outcome in outcomes] == [1, 1, 1]
+
+
+def test_a_request_that_found_the_worker_idle_is_not_asked_about_its_client(
+        model_dir_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    classifier = load_verified_model(model_dir_copy).classifier
+    asked: list[str] = []
+
+    async def gone() -> bool:
+        asked.append("asked")
+        return True
+
+    async def scenario() -> list:
+        queue = ClassifyQueue(limit=10)
+        return await queue.classify(classifier, [ArticleInput(ARTICLES[0])], False, client_gone=gone)
+
+    assert len(asyncio.run(scenario())) == 1 and asked == []
+
+
+def test_one_queue_serves_one_event_loop_after_another(model_dir_copy: Path) -> None:
+    classifier = load_verified_model(model_dir_copy).classifier
+    queue = ClassifyQueue(limit=10)
+
+    async def once() -> list:
+        return await queue.classify(classifier, [ArticleInput(ARTICLES[1])], False)
+
+    first, second = asyncio.run(once()), asyncio.run(once())
+    assert first == second and len(first) == 1 and queue.held == 0
+
+
+def test_an_idle_worker_hands_memory_back_once_after_enough_articles(
+        model_dir_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    trims: list[str] = []
+    monkeypatch.setattr(classify_queue, "release_freed_memory", lambda: trims.append("trim"))
+    monkeypatch.setattr(classify_queue, "IDLE_TRIM_S", 0.05)
+    classifier = load_verified_model(model_dir_copy).classifier
+    batch = [ArticleInput(ARTICLES[i % len(ARTICLES)]) for i in range(32)]
+
+    async def scenario() -> list[list[str]]:
+        queue = ClassifyQueue(limit=10)
+        seen = []
+        await queue.classify(classifier, batch, False)  # 32 articles: not yet enough
+        await asyncio.sleep(0.2)
+        seen.append(list(trims))
+        await queue.classify(classifier, batch, False)  # 64: trimmed once the worker has been idle a while
+        seen.append(list(trims))
+        await asyncio.sleep(0.2)
+        seen.append(list(trims))
+        await asyncio.sleep(0.2)
+        seen.append(list(trims))
+        return seen
+
+    assert asyncio.run(scenario()) == [[], [], ["trim"], ["trim"]]

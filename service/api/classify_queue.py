@@ -7,38 +7,54 @@ its own working memory: one thread runs, the others wait here. While it runs, ne
 when it frees up, everything that queued (up to MAX_ARTICLES_PER_CALL articles) goes into one
 `classify_articles` call. One article alone costs about 9.9 ms, 32 at once 7.1 ms each (the model's
 fixed costs are paid per call), so under load the worker serves more, and at concurrency 1 nothing
-waits: no timer holds a request back to gather others.
+waits: no timer holds a request back to gather others. The classify thread has its own limiter,
+so feedback writes waiting on a locked store cannot hold classification up.
 
 A request whose client has hung up by its turn is not classified (499 in the logs and metrics).
 Beyond the limit a request is refused at once (503, Retry-After) rather than queued for seconds:
 the client or the load balancer can send it to a worker with room, and latency stays bounded for
-the requests that are taken.
+the requests that are taken. A worker left idle after classifying hands freed memory back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
+from anyio.lowlevel import RunVar
 
 from service.api.libc import release_freed_memory
 from service.contract.errors import ApiError
 from service.model.classifier import ArticleClassifier, ArticleInput, Classification, classify_articles
 
 MAX_ARTICLES_PER_CALL = 32
-# Once a queue that has classified this many articles since the last time empties, its worker hands
-# the freed memory back (queued batch bodies held 20-35 MB); rare enough to cost nothing per request.
-TRIM_AFTER_ARTICLES = 64
 RETRY_AFTER_S = 1
+# A worker idle this long after classifying at least TRIM_AFTER_ARTICLES articles hands the freed
+# memory back (queued batch bodies and the calls' matrices leave 20-35 MB behind). Never under load:
+# trimmed pages would only be faulted in again by the next call.
+IDLE_TRIM_S = 1.0
+TRIM_AFTER_ARTICLES = 64
 
 Outcome = list[Classification] | Exception
+log = logging.getLogger("pakrel")
+_classify_limiter: RunVar[CapacityLimiter] = RunVar("classify_limiter")
 
 
 async def _still_there() -> bool:
     return False
+
+
+def _limiter() -> CapacityLimiter:
+    """The classify thread's own token, one per event loop (as anyio keeps its default limiter)."""
+    limiter = _classify_limiter.get(None)
+    if limiter is None:
+        limiter = CapacityLimiter(1)
+        _classify_limiter.set(limiter)
+    return limiter
 
 
 # Identity, not field equality, and no generated repr: a job holds the model, whose repr alone took
@@ -67,7 +83,9 @@ class ClassifyQueue:
         self._waiting: deque[_Job] = deque()
         self._running = 0
         self._drainer: asyncio.Task[None] | None = None
+        self._arrivals = 0
         self._since_trim = 0
+        self._background: set[asyncio.Task[None]] = set()
 
     @property
     def held(self) -> int:
@@ -77,8 +95,9 @@ class ClassifyQueue:
     async def classify(self, classifier: ArticleClassifier, inputs: Sequence[ArticleInput], explain: bool,
                        client_gone: Callable[[], Awaitable[bool]] = _still_there) -> list[Classification]:
         """The classifications of `inputs`, once the classify thread has run them. `client_gone` is asked
-        when the request's turn comes: the server does not cancel a request whose client hung up (a
-        timed-out caller, a load balancer retrying elsewhere), and its work would delay the others."""
+        when the request's turn comes, if it had to wait: the server does not cancel a request whose
+        client hung up (a timed-out caller, a load balancer retrying elsewhere), and its work would
+        delay the others."""
         if self.held >= self.limit:
             raise ApiError(503, "overloaded",
                            f"this worker already holds {self.held} classify requests (PAKREL_MAX_QUEUE="
@@ -86,6 +105,7 @@ class ClassifyQueue:
         loop = asyncio.get_running_loop()
         job = _Job(classifier, inputs, explain, loop.create_future(), client_gone, queued=self.held > 0)
         self._waiting.append(job)
+        self._arrivals += 1
         # A drainer of an earlier event loop (an app served again, as tests do) cannot run here.
         if self._drainer is None or self._drainer.done() or self._drainer.get_loop() is not loop:
             self._drainer = loop.create_task(self._drain())
@@ -96,28 +116,24 @@ class ClassifyQueue:
                 self._waiting.remove(job)
 
     async def _drain(self) -> None:
-        while True:
-            await self._run_waiting()
-            if self._since_trim < TRIM_AFTER_ARTICLES:
-                return
-            self._since_trim = 0
-            await to_thread.run_sync(release_freed_memory)  # then look again: requests may have come meanwhile
-
-    async def _run_waiting(self) -> None:
         while self._waiting:
-            taken = self._take()
-            self._running = len(taken)
-            jobs = [job for job in taken if not await self._abandoned(job)]
+            try:
+                await self._run_next()
+            except Exception:  # _run_next has answered its requests; the others still get their turn
+                log.exception("classify queue: a call failed outside classification")
+        self._trim_when_idle()
+
+    async def _run_next(self) -> None:
+        """One call for the requests at the head of the queue. Whatever goes wrong, each request it took
+        is answered; its own frame holds the call's inputs and results, so they are freed on return."""
+        jobs = self._take()
+        self._running = len(jobs)
+        try:
+            jobs = [job for job in jobs if not await self._abandoned(job)]
             self._running = len(jobs)
             if not jobs:
-                continue
-            try:
-                outcomes = await to_thread.run_sync(_classify_together, jobs)
-            finally:
-                self._running = 0
-            articles = sum(len(job.inputs) for job in jobs)
-            self._since_trim += articles
-            self._observe_call(articles)
+                return
+            outcomes = await to_thread.run_sync(_classify_together, jobs, limiter=_limiter())
             for job, outcome in zip(jobs, outcomes, strict=True):
                 if job.done.done():  # cancelled: its client went away
                     continue
@@ -125,17 +141,35 @@ class ClassifyQueue:
                     job.done.set_exception(outcome)
                 else:
                     job.done.set_result(outcome)
+            articles = sum(len(job.inputs) for job in jobs)
+            self._since_trim += articles
+            self._observe_call(articles)
+        except BaseException as error:
+            for job in jobs:
+                if not job.done.done():
+                    if isinstance(error, Exception):
+                        job.done.set_exception(error)
+                    else:
+                        job.done.cancel()
+            raise
+        finally:
+            self._running = 0
 
     @staticmethod
     async def _abandoned(job: _Job) -> bool:
         if job.done.done():  # cancelled meanwhile
             return True
-        if not job.queued or not await job.client_gone():
+        if not job.queued:
             return False
-        if not job.done.done():
+        try:
+            gone = await job.client_gone()
+        except Exception:  # cannot tell: serve it
+            log.exception("classify queue: could not ask whether a client is still there")
+            return False
+        if gone and not job.done.done():
             job.done.set_exception(ApiError(499, "client_closed_request",
                                             "the client closed the connection before its turn; nothing was classified"))
-        return True
+        return gone or job.done.done()
 
     def _take(self) -> list[_Job]:
         """The oldest waiting request and those right behind it that can share its call, in arrival order,
@@ -152,6 +186,23 @@ class ClassifyQueue:
             jobs.append(self._waiting.popleft())
             articles += len(job.inputs)
         return jobs
+
+    def _trim_when_idle(self) -> None:
+        if self._since_trim >= TRIM_AFTER_ARTICLES:
+            asyncio.get_running_loop().call_later(IDLE_TRIM_S, self._trim_if_still_idle, self._arrivals)
+
+    def _trim_if_still_idle(self, arrivals: int) -> None:
+        """Requests came meanwhile: the next idle spell trims instead."""
+        if arrivals != self._arrivals or self.held or self._since_trim < TRIM_AFTER_ARTICLES:
+            return
+        self._since_trim = 0
+        task = asyncio.get_running_loop().create_task(_trim())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+async def _trim() -> None:
+    await to_thread.run_sync(release_freed_memory, limiter=_limiter())
 
 
 def _classify_together(jobs: list[_Job]) -> list[Outcome]:
