@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 
 from bench.http_load import run_load
-from bench.points import Load, measure_point, progress, wait_idle
+from bench.points import Load, measure_point, progress, wait_settled
 from bench.uvicorn_server import (
     ServerFailed,
     cpu_seconds,
@@ -120,7 +120,7 @@ def peer_section(model_dir: Path, load: Load, concurrencies: Sequence[int], seco
             _warm_up(server, load)
             for concurrency in concurrencies:
                 points.append({"server": peer.name, **measure_point(server, load, concurrency, seconds)})
-            wait_idle(server.cpu_seconds)
+            wait_settled(server.cpu_seconds)
             servers.append({"server": peer.name, "workers": peer.workers, "venv_ready_s": round(venv_s, 1),
                             "cold_start_s": round(server.cold_start_s, 3), "answers": check,
                             "versions": _versions(python, peer.versions), **_group_memory(server)})

@@ -18,6 +18,9 @@ BATCH_SIZE = 32
 LATENCY_WORDS = 800
 IDLE_CPU_S = 0.02  # CPU a server may spend in half a second and still count as idle (the CURRENT poll)
 IDLE_TIMEOUT_S = 60.0
+# Memory is read this long after the server went idle: a worker hands freed memory back after a
+# second without requests (service/api/classify_queue.py), as a real server between bursts would.
+SETTLE_S = 2.0
 
 
 class Server(Protocol):
@@ -61,6 +64,12 @@ def measure_point(server: Server, load: Load, concurrency: int, seconds: float) 
     return {"workers": server.workers, "kind": load.kind, "request": load.label, **result.summary(),
             "articles_per_s": round(result.requests_per_s * load.articles_per_request, 1),
             "server_cpu_ms_per_request": round(1000 * cpu / result.answered, 2) if result.answered else None}
+
+
+def wait_settled(cpu_seconds: Callable[[], float]) -> None:
+    """Idle, then SETTLE_S more: the state a server is left in after a load, where memory is read."""
+    wait_idle(cpu_seconds)
+    time.sleep(SETTLE_S)
 
 
 def wait_idle(cpu_seconds: Callable[[], float]) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 from bench.articles import benchmark_articles
 from bench.http_load import run_load
 from bench.in_process import time_classification
-from bench.points import BATCH_SIZE, measure_point, progress, request_loads, wait_idle
+from bench.points import BATCH_SIZE, measure_point, progress, request_loads, wait_settled
 from bench.table import render
 from bench.targets import evaluate_targets
 from bench.uvicorn_server import RunningServer, memory_mb, uvicorn_server
@@ -113,7 +113,7 @@ def _http_section(args: argparse.Namespace, articles: list[ArticleInput]) -> tup
             after_single: list[dict[str, float]] = []
             for load in loads:
                 points += [measure_point(server, load, concurrency, args.seconds) for concurrency in args.concurrency]
-                wait_idle(server.cpu_seconds)  # memory is read once the queues have drained, as a server sits
+                wait_settled(server.cpu_seconds)  # memory is read once the server has settled after the load
                 if load.kind == "single":  # what the peers, loaded with single articles only, are compared with
                     after_single = _all_memory(server)
             servers.append({**_server_facts(server, started_pids), "memory_after_single_mb": after_single})
