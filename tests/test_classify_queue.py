@@ -4,12 +4,19 @@ call, each still gets exactly its own answer, and one that breaks the model fail
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import re
+import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -20,7 +27,8 @@ from service.contract.errors import ApiError
 from service.model.classifier import ArticleInput
 from service.model.lifecycle import load_verified_model
 from service.settings import Settings
-from tests.conftest import LOOPBACK
+from tests.conftest import LOOPBACK, ROOT
+from tests.live_server import free_port, wait_ready
 
 ARTICLES = [
     "Pakistan and China signed an agreement in Islamabad to extend the railway line to Gwadar.",
@@ -265,3 +273,43 @@ def test_an_idle_worker_hands_memory_back_once_after_enough_articles(
         return seen
 
     assert asyncio.run(scenario()) == [[], [], ["trim"], ["trim"]]
+
+
+@pytest.mark.slow
+def test_a_real_server_drops_a_request_whose_client_hung_up_while_it_waited(
+        model_dir_copy: Path, tmp_path: Path) -> None:
+    """Through uvicorn: the disconnect reaches the queue by Starlette's `is_disconnected`, and the access
+    metrics count a 499 instead of a classification nobody reads."""
+    port = free_port()
+    env = {**os.environ, "PAKREL_MODEL_DIR": str(model_dir_copy), "PAKREL_FEEDBACK_DIR": str(tmp_path / "fb"),
+           "PAKREL_WORKERS": "1", "PAKREL_ACCESS_LOG": "false"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = tmp_path / "server.log"
+    long_text = "\n\n".join(ARTICLES * 40)  # a long article, so the batches below keep the worker busy a while
+    batch = {"items": [{"text": long_text} for _ in range(64)]}
+    with open(log, "w") as out:
+        server = subprocess.Popen([sys.executable, "-m", "service.api.serve", "--port", str(port)], cwd=ROOT,
+                                  env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, server, log)
+        statuses: list[int] = []
+        busy = [threading.Thread(target=lambda: statuses.append(
+            httpx.post(f"{base}/v1/classify/batch", json=batch, timeout=120).status_code)) for _ in range(3)]
+        for thread in busy:
+            thread.start()
+        time.sleep(0.5)  # the batches are queued or running
+        body = json.dumps({"text": ARTICLES[1]}).encode()
+        with socket.create_connection(("127.0.0.1", port)) as hung_up:  # sends, then closes without reading
+            hung_up.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                            b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        for thread in busy:
+            thread.join(120)
+        metrics = httpx.get(f"{base}/metrics", timeout=10).text
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert statuses == [200, 200, 200]
+    counted = re.findall(r'^pakrel_http_requests_total\{method="POST",route="/v1/classify",status="(\d+)"\} (\S+)$',
+                         metrics, re.MULTILINE)
+    assert counted == [("499", "1.0")]
