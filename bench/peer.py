@@ -37,8 +37,8 @@ from bench.uvicorn_server import (
     cpu_seconds,
     free_port,
     live_processes,
-    memory_mb,
     stop_process_group,
+    summed_memory_mb,
     uvicorn_server,
     wait_ready,
 )
@@ -165,11 +165,9 @@ def _warm_up(server: PeerServer, load: Load) -> None:
 
 
 def _group_memory(server: PeerServer) -> dict[str, Any]:
-    """Resident memory of the whole group after the load, summed: RSS counts the libraries shared between
-    processes once per process, PSS shares them out (the group's real footprint)."""
-    memories = [memory_mb(pid) for pid in server.pids()]
-    return {"processes": len(memories), "memory_mb": {"rss": round(sum(m["rss"] for m in memories), 1),
-                                                      "pss": round(sum(m["pss"] for m in memories), 1)}}
+    """Resident memory of the whole group after the load (peers run several processes)."""
+    pids = server.pids()
+    return {"processes": len(pids), "memory_mb": summed_memory_mb(pids)}
 
 
 def _versions(python: Path, names: Sequence[str]) -> dict[str, str]:

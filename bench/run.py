@@ -26,7 +26,7 @@ from bench.in_process import time_classification
 from bench.points import BATCH_SIZE, measure_point, progress, request_loads, wait_settled
 from bench.table import render
 from bench.targets import evaluate_targets
-from bench.uvicorn_server import RunningServer, memory_mb, uvicorn_server
+from bench.uvicorn_server import RunningServer, memory_mb, summed_memory_mb, uvicorn_server
 from service.model.classifier import ArticleInput
 from service.model.lifecycle import LoadedModel, load_verified_model
 from service.model.paragraphs import split_paragraphs
@@ -110,7 +110,7 @@ def _http_section(args: argparse.Namespace, articles: list[ArticleInput]) -> tup
             # The latency point runs first, next to the single-article points it is compared with.
             if workers == args.workers[0]:
                 points.append(measure_point(server, latency, 1, args.seconds))
-            after_single: list[dict[str, float]] = []
+            after_single: dict[str, float] | None = None
             for load in loads:
                 points += [measure_point(server, load, concurrency, args.seconds) for concurrency in args.concurrency]
                 wait_settled(server.cpu_seconds)  # memory is read once the server has settled after the load
@@ -130,10 +130,10 @@ def _server_facts(server: RunningServer, started_pids: list[int]) -> dict[str, A
             "worker_memory_mb": [memory_mb(pid) for pid in pids], "supervisor_memory_mb": supervisor}
 
 
-def _all_memory(server: RunningServer) -> list[dict[str, float]]:
-    """Every process of the server: the workers and, with several, uvicorn's supervisor."""
-    pids = server.worker_pids() + ([server.process.pid] if server.workers > 1 else [])
-    return [memory_mb(pid) for pid in pids]
+def _all_memory(server: RunningServer) -> dict[str, float]:
+    """Every process of the server summed, as the peers' are: the workers and, with several, uvicorn's
+    supervisor."""
+    return summed_memory_mb(server.worker_pids() + ([server.process.pid] if server.workers > 1 else []))
 
 
 def _core_split() -> tuple[set[int] | None, set[int] | None]:

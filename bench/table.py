@@ -80,7 +80,7 @@ def _peers(results: dict[str, Any]) -> str:
              "(libraries shared between processes counted once); our 1-worker server is pinned to its own core, "
              "the others are not")
     ours = sorted({1, results.get("default_workers", 1)})
-    memory = {server["workers"]: _summed(server.get("memory_after_single_mb") or []) for server in results["servers"]}
+    memory = {server["workers"]: server.get("memory_after_single_mb") for server in results["servers"]}
     rows = [_peer_row(f"{OURS}, {p['workers']} worker(s)", p, memory.get(p["workers"]))
             for p in results["http"] if p["kind"] == "single" and p["workers"] in ours]
     peer_memory = {server["server"]: server["memory_mb"] for server in results["peers"]["servers"]}
@@ -97,12 +97,6 @@ def _peer_row(name: str, point: dict[str, Any], memory: dict[str, float] | None)
     return [name, str(point["concurrency"]), f"{point['requests_per_s']:.1f}", _ms(point["p50_ms"]),
             _ms(point["p99_ms"]), _ms(point.get("server_cpu_ms_per_request")), str(point["errors"]),
             "-" if memory is None else f"{memory['rss']:.0f} MB", "-" if memory is None else f"{memory['pss']:.0f} MB"]
-
-
-def _summed(memories: list[dict[str, float]]) -> dict[str, float] | None:
-    if not memories:
-        return None
-    return {"rss": sum(m["rss"] for m in memories), "pss": sum(m["pss"] for m in memories)}
 
 
 def _each(memories: list[dict[str, float]], template: str) -> str:

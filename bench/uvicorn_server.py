@@ -68,6 +68,13 @@ def memory_mb(pid: int) -> dict[str, float]:
             "file": round(status["RssFile"] / 1024, 1), "pss": round(rollup["Pss"] / 1024, 1)}
 
 
+def summed_memory_mb(pids: list[int]) -> dict[str, float]:
+    """Several processes' resident memory added up: RSS counts the libraries they share once per
+    process, PSS shares them out (what the group really costs the machine)."""
+    memories = [memory_mb(pid) for pid in pids]
+    return {"rss": round(sum(m["rss"] for m in memories), 1), "pss": round(sum(m["pss"] for m in memories), 1)}
+
+
 def _kb_fields(path: Path, names: tuple[str, ...]) -> dict[str, int]:
     values = {}
     for line in path.read_text().splitlines():

@@ -83,8 +83,8 @@ class ClassifyQueue:
         self._waiting: deque[_Job] = deque()
         self._running = 0
         self._drainer: asyncio.Task[None] | None = None
-        self._arrivals = 0
         self._since_trim = 0
+        self._trim_timer: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[None]] = set()
 
     @property
@@ -105,7 +105,6 @@ class ClassifyQueue:
         loop = asyncio.get_running_loop()
         job = _Job(classifier, inputs, explain, loop.create_future(), client_gone, queued=self.held > 0)
         self._waiting.append(job)
-        self._arrivals += 1
         # A drainer of an earlier event loop (an app served again, as tests do) cannot run here.
         if self._drainer is None or self._drainer.done() or self._drainer.get_loop() is not loop:
             self._drainer = loop.create_task(self._drain())
@@ -146,11 +145,12 @@ class ClassifyQueue:
             self._observe_call(articles)
         except BaseException as error:
             for job in jobs:
-                if not job.done.done():
-                    if isinstance(error, Exception):
-                        job.done.set_exception(error)
-                    else:
-                        job.done.cancel()
+                if job.done.done():
+                    continue
+                if isinstance(error, Exception):
+                    job.done.set_exception(error)
+                else:
+                    job.done.cancel()
             raise
         finally:
             self._running = 0
@@ -169,7 +169,7 @@ class ClassifyQueue:
         if gone and not job.done.done():
             job.done.set_exception(ApiError(499, "client_closed_request",
                                             "the client closed the connection before its turn; nothing was classified"))
-        return gone or job.done.done()
+        return job.done.done()  # answered with 499, or cancelled while we asked
 
     def _take(self) -> list[_Job]:
         """The oldest waiting request and those right behind it that can share its call, in arrival order,
@@ -188,12 +188,16 @@ class ClassifyQueue:
         return jobs
 
     def _trim_when_idle(self) -> None:
+        """One timer, pushed back each time the queue empties: it fires only after IDLE_TRIM_S without one."""
+        if self._trim_timer is not None:
+            self._trim_timer.cancel()
         if self._since_trim >= TRIM_AFTER_ARTICLES:
-            asyncio.get_running_loop().call_later(IDLE_TRIM_S, self._trim_if_still_idle, self._arrivals)
+            self._trim_timer = asyncio.get_running_loop().call_later(IDLE_TRIM_S, self._trim_if_still_idle)
 
-    def _trim_if_still_idle(self, arrivals: int) -> None:
-        """Requests came meanwhile: the next idle spell trims instead."""
-        if arrivals != self._arrivals or self.held or self._since_trim < TRIM_AFTER_ARTICLES:
+    def _trim_if_still_idle(self) -> None:
+        """A request still running or waiting: the next idle spell trims instead."""
+        self._trim_timer = None
+        if self.held:
             return
         self._since_trim = 0
         task = asyncio.get_running_loop().create_task(_trim())
